@@ -1,0 +1,1 @@
+"""Adapters: turn foreign tools into brainjar tools, and brainjar into foreign servers."""

@@ -1,0 +1,1 @@
+"""gRPC: the brainjar.v1.ToolService client and server."""

@@ -1,0 +1,1 @@
+"""LangChain tools by import path."""

@@ -1,0 +1,1 @@
+"""MCP servers as tools, and the jar as an MCP server."""

@@ -1,0 +1,73 @@
+"""brainjar's exceptions.
+
+Every error a user can cause or meet is a ``BrainjarError``; its message says
+what went wrong, where, and what to do next. The tree::
+
+    BrainjarError
+     ├─ ManifestError      a manifest (or tool-service file) that cannot be used
+     ├─ ModelError         the model server refused, failed or could not be reached
+     ├─ ToolError          a tool failed; the loop turns it into a result the model sees
+     ├─ TransportError     an endpoint or a remote tool transport failed
+     ├─ DiscoveryError     mDNS/DNS-SD announce or browse failed, or a peer was refused
+     └─ ProcessError       a supervised process did not start, got ready or stay up
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrainjarError",
+    "DiscoveryError",
+    "ManifestError",
+    "ModelError",
+    "ProcessError",
+    "ToolError",
+    "TransportError",
+]
+
+
+class BrainjarError(Exception):
+    """The base of every error brainjar raises on purpose."""
+
+
+class ManifestError(BrainjarError):
+    """A manifest that cannot be used.
+
+    Attributes:
+        problems: one line per problem, each ``file:line:col: message``.
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ModelError(BrainjarError):
+    """The model server refused a request, failed, or could not be reached."""
+
+
+class ToolError(BrainjarError):
+    """A tool failed. Raised by a tool's call; the loop shows it to the model."""
+
+
+class TransportError(BrainjarError):
+    """An endpoint or a remote tool transport failed."""
+
+
+class DiscoveryError(BrainjarError):
+    """Announcing or browsing failed, or a discovered peer was refused."""
+
+
+class ProcessError(BrainjarError):
+    """A supervised process did not start, become ready, or stay up.
+
+    Attributes:
+        log_tail: the last lines the process wrote, for the message and for callers.
+    """
+
+    def __init__(self, message: str, *, log_tail: list[str] | None = None) -> None:
+        self.log_tail = list(log_tail or [])
+        if self.log_tail:
+            message = message + "\nlast lines of its log:\n" + "\n".join(
+                "  | " + line for line in self.log_tail
+            )
+        super().__init__(message)

@@ -1,0 +1,98 @@
+"""The typed events the loop emits; every endpoint renders them its own way."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+__all__ = [
+    "Answer",
+    "Event",
+    "StepStarted",
+    "TextDelta",
+    "ToolCallFailed",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "event_to_dict",
+]
+
+FailureKind = Literal[
+    "error",  # the tool ran and failed, or raised
+    "timeout",  # the tool did not finish within tool_timeout
+    "bad_arguments",  # arguments did not match the tool's schema
+    "malformed_arguments",  # the model's arguments were not a JSON object
+    "unknown_tool",  # the model named a tool the jar does not have
+    "cancelled",  # the conversation was cancelled while the tool ran
+]
+
+StopReason = Literal["answer", "max_steps", "error", "cancelled"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted:
+    """The loop asks the model again; ``step`` counts from 1."""
+
+    type: ClassVar[str] = "step"
+    step: int
+    tools: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextDelta:
+    """A piece of the model's text, as it streams."""
+
+    type: ClassVar[str] = "text"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallStarted:
+    """A tool call begins."""
+
+    type: ClassVar[str] = "tool_call_started"
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallFinished:
+    """A tool call returned; ``content`` is what the model reads."""
+
+    type: ClassVar[str] = "tool_call_finished"
+    call_id: str
+    name: str
+    content: str
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallFailed:
+    """A tool call failed; ``error`` is what the model reads."""
+
+    type: ClassVar[str] = "tool_call_failed"
+    call_id: str
+    name: str
+    error: str
+    kind: FailureKind
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """The conversation's end: the answer text and why the loop stopped."""
+
+    type: ClassVar[str] = "answer"
+    text: str
+    steps: int
+    stop_reason: StopReason
+    transcript: str | None = None
+
+
+Event = StepStarted | TextDelta | ToolCallStarted | ToolCallFinished | ToolCallFailed | Answer
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The event as a JSON-ready dict with its ``type`` first."""
+    return {"type": event.type, **dataclasses.asdict(event)}

@@ -1,0 +1,149 @@
+"""Chat messages, tool calls and the chunks a model client streams.
+
+These are brainjar's own shapes; each model client translates them to and from
+its wire protocol, so the loop never sees a protocol's quirks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Message",
+    "ModelResponse",
+    "ModelTextDelta",
+    "Role",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCall:
+    """A model's request to call a tool.
+
+    ``arguments`` is the raw JSON text the model produced: it may be malformed,
+    and the loop, not the client, decides what to do about that.
+    """
+
+    id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as a JSON object.
+
+        Raises:
+            ValueError: the text is not JSON, or not a JSON object.
+        """
+        text = self.arguments.strip() or "{}"
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+        return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """One message of a conversation, in brainjar's own shape."""
+
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict in the OpenAI Chat Completions layout."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        """Reads a message in the OpenAI Chat Completions layout."""
+        content = data.get("content") or ""
+        if isinstance(content, list):  # content parts: keep the text ones
+            content = "".join(
+                part.get("text", "") for part in content if isinstance(part, dict)
+            )
+        calls = tuple(
+            ToolCall(
+                id=str(c.get("id") or f"call_{i}"),
+                name=str(c.get("function", {}).get("name", "")),
+                arguments=_arguments_text(c.get("function", {}).get("arguments", "")),
+            )
+            for i, c in enumerate(data.get("tool_calls") or [])
+        )
+        return cls(
+            role=data["role"],
+            content=str(content),
+            tool_calls=calls,
+            tool_call_id=data.get("tool_call_id"),
+            name=data.get("name"),
+        )
+
+
+def _arguments_text(arguments: Any) -> str:
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolSpec:
+    """What the model is told about a tool: name, description, argument schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def to_openai(self) -> dict[str, Any]:
+        """The tool in the OpenAI (and Ollama) ``tools`` layout."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    """Token counts of one model response, where the server reports them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelTextDelta:
+    """A piece of the answer text, as the model streams it."""
+
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelResponse:
+    """The whole of one model turn: the last item a model client's stream yields."""
+
+    message: Message
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)

@@ -1,0 +1,1 @@
+"""Endpoints that offer a running jar: OpenAI- and Ollama-compatible HTTP."""

@@ -1,0 +1,1 @@
+"""Model clients: OpenAI-compatible, Ollama, and the embedded llama.cpp server."""

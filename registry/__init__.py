@@ -1,0 +1,1 @@
+"""Discovery: mDNS/DNS-SD announce and browse, static and file fallbacks."""
