@@ -67,7 +67,9 @@ class ProcessError(BrainjarError):
     def __init__(self, message: str, *, log_tail: list[str] | None = None) -> None:
         self.log_tail = list(log_tail or [])
         if self.log_tail:
-            message = message + "\nlast lines of its log:\n" + "\n".join(
-                "  | " + line for line in self.log_tail
+            message = (
+                message
+                + "\nlast lines of its log:\n"
+                + "\n".join("  | " + line for line in self.log_tail)
             )
         super().__init__(message)

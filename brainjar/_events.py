@@ -89,6 +89,9 @@ class Answer:
     stop_reason: StopReason
     transcript: str | None = None
 
+    def __str__(self) -> str:
+        return self.text
+
 
 Event = StepStarted | TextDelta | ToolCallStarted | ToolCallFinished | ToolCallFailed | Answer
 

@@ -81,9 +81,7 @@ class Message:
         """Reads a message in the OpenAI Chat Completions layout."""
         content = data.get("content") or ""
         if isinstance(content, list):  # content parts: keep the text ones
-            content = "".join(
-                part.get("text", "") for part in content if isinstance(part, dict)
-            )
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
         calls = tuple(
             ToolCall(
                 id=str(c.get("id") or f"call_{i}"),

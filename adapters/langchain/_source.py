@@ -1,0 +1,149 @@
+"""LangChain tools by import path, without code.
+
+``module.path:Name`` may name a ``BaseTool`` subclass, a ``BaseTool`` instance
+(what ``@tool`` makes), a toolkit class or instance (anything with
+``get_tools()``), or a factory function that returns any of these or a list of
+tools. ``with`` holds the keyword arguments for the class or factory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from brainjar._errors import ManifestError, ToolError
+from brainjar._tool import Tool, ToolResult
+
+__all__ = ["LangChainSource", "load_langchain_tools", "to_brainjar_tool"]
+
+
+class LangChainSource:
+    """The tools one manifest entry names; they run in this process."""
+
+    def __init__(self, target: str, *, kwargs: Mapping[str, Any] | None = None) -> None:
+        self.target = target
+        self.kwargs = dict(kwargs or {})
+        self._tools: list[Tool] = []
+
+    @property
+    def name(self) -> str:
+        return f"langchain:{self.target}"
+
+    def tools(self) -> Sequence[Tool]:
+        return self._tools
+
+    async def __aenter__(self) -> Self:
+        # Importing and building tools may do I/O; it happens once, at start.
+        self._tools = [
+            to_brainjar_tool(t, source=self.name)
+            for t in load_langchain_tools(self.target, self.kwargs)
+        ]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._tools = []
+
+
+def load_langchain_tools(target: str, kwargs: Mapping[str, Any]) -> list[BaseTool]:
+    """Imports ``module:Name`` and makes LangChain tools of it.
+
+    Raises:
+        ManifestError: the import, the construction or the result is not usable;
+            the message names the target and the cause.
+    """
+    module_name, _, attr_path = target.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ManifestError(
+            f"langchain: {target}: cannot import {module_name}: {exc}; "
+            f"is the package that provides it installed?"
+        ) from None
+    except Exception as exc:
+        raise ManifestError(
+            f"langchain: {target}: importing {module_name} failed: {exc!r}"
+        ) from None
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ManifestError(
+                f"langchain: {target}: {module_name} has no attribute {attr_path!r}"
+            ) from None
+    try:
+        made = _make(obj, kwargs)
+    except ManifestError:
+        raise
+    except Exception as exc:
+        raise ManifestError(
+            f"langchain: {target}: building it with {dict(kwargs)} failed: {exc}"
+        ) from None
+    tools = _as_tools(made)
+    if tools is None:
+        raise ManifestError(
+            f"langchain: {target} is a {type(made).__name__}, not a tool, a toolkit "
+            f"or a function that returns tools"
+        )
+    return tools
+
+
+def _make(obj: Any, kwargs: Mapping[str, Any]) -> Any:
+    if isinstance(obj, BaseTool) or (not callable(obj) and hasattr(obj, "get_tools")):
+        if kwargs:
+            raise ManifestError(
+                f"langchain: {obj!r} is already built: remove 'with', or name its class"
+            )
+        return obj
+    if inspect.isclass(obj) or callable(obj):
+        return obj(**kwargs)
+    return obj
+
+
+def _as_tools(made: Any) -> list[BaseTool] | None:
+    if isinstance(made, BaseTool):
+        return [made]
+    get_tools = getattr(made, "get_tools", None)
+    if callable(get_tools):
+        made = get_tools()
+    if isinstance(made, list | tuple) and all(isinstance(t, BaseTool) for t in made):
+        return list(made)
+    return None
+
+
+def to_brainjar_tool(tool: BaseTool, *, source: str) -> Tool:
+    """A LangChain tool in brainjar's shape.
+
+    Sync tools run in a worker thread (LangChain's ``ainvoke`` does that), so
+    they never block the loop. ``ToolException`` and other errors become tool
+    errors the model sees.
+    """
+    function = convert_to_openai_tool(tool)["function"]
+    parameters = function.get("parameters") or {"type": "object", "properties": {}}
+
+    async def call(arguments: dict[str, Any]) -> ToolResult:
+        try:
+            result = await tool.ainvoke(arguments)
+        except Exception as exc:
+            raise ToolError(f"{tool.name} failed: {exc}") from exc
+        if hasattr(result, "content") and hasattr(result, "tool_call_id"):  # a ToolMessage
+            return ToolResult.of(result.content)
+        return ToolResult.of(result)
+
+    return Tool(
+        name=tool.name,
+        description=function.get("description") or tool.description or "",
+        parameters=parameters,
+        call=call,
+        source=source,
+    )

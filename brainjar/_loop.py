@@ -1,0 +1,242 @@
+"""The tool-calling loop.
+
+messages -> model (with tool schemas) -> tool calls, run in one task group, each
+under its timeout -> results back as tool messages -> again, until an answer or
+``max_steps``. Whatever goes wrong with a tool call is a tool message the model
+reads; only the model failing ends the conversation with an error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import anyio
+import jsonschema
+
+from ._errors import ToolError
+from ._events import (
+    Answer,
+    Event,
+    FailureKind,
+    StepStarted,
+    StopReason,
+    TextDelta,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallStarted,
+    event_to_dict,
+)
+from ._messages import Message, ModelResponse, ModelTextDelta, ToolCall
+from ._tool import Tool
+from ._transcript import Transcript
+from .protocols import ModelClient
+
+__all__ = ["LoopSettings", "run_conversation"]
+
+Emit = Callable[[Event], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopSettings:
+    """How one conversation runs; the manifest's ``spec.loop`` and model parameters."""
+
+    max_steps: int = 8
+    tool_timeout: float = 30.0
+    parallel_tool_calls: bool = True
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def run_conversation(
+    client: ModelClient,
+    tools: Callable[[], Sequence[Tool]],
+    messages: list[Message],
+    *,
+    settings: LoopSettings,
+    emit: Emit,
+    transcript: Transcript | None = None,
+) -> Answer:
+    """Runs the loop until the model answers or ``max_steps`` is reached.
+
+    Args:
+        client: the model.
+        tools: called before each step for the tools offered now.
+        messages: the conversation so far; the loop appends to it.
+        settings: limits and parameters.
+        emit: receives every event as it happens.
+        transcript: where each message and tool call is written as it happens.
+
+    Raises:
+        ModelError: the model server failed; the transcript records it.
+    """
+    record = transcript.write if transcript is not None else (lambda _r: None)
+    for message in messages:
+        record({"type": "message", **message.to_dict()})
+    last_text = ""
+    for step in range(1, settings.max_steps + 1):
+        offered = {t.name: t for t in tools()}
+        await emit(StepStarted(step=step, tools=len(offered)))
+        response: ModelResponse | None = None
+        async for chunk in client.stream(
+            messages, tools=[t.spec for t in offered.values()], parameters=settings.parameters
+        ):
+            if isinstance(chunk, ModelTextDelta):
+                if chunk.text:
+                    await emit(TextDelta(text=chunk.text))
+            else:
+                response = chunk
+        assert response is not None, "a ModelClient must end its stream with a ModelResponse"
+        reply = response.message
+        messages.append(reply)
+        record({"type": "message", **reply.to_dict()})
+        last_text = reply.content
+        if not reply.tool_calls:
+            return await _finish(emit, transcript, text=reply.content, steps=step, reason="answer")
+        results = await _run_calls(
+            reply.tool_calls, offered, settings=settings, emit=emit, record=record
+        )
+        messages.extend(results)
+    return await _finish(
+        emit, transcript, text=last_text, steps=settings.max_steps, reason="max_steps"
+    )
+
+
+async def _finish(
+    emit: Emit, transcript: Transcript | None, *, text: str, steps: int, reason: StopReason
+) -> Answer:
+    path = str(transcript.path) if transcript is not None else None
+    answer = Answer(text=text, steps=steps, stop_reason=reason, transcript=path)
+    if transcript is not None:
+        transcript.write(event_to_dict(answer))
+    await emit(answer)
+    return answer
+
+
+async def _run_calls(
+    calls: Sequence[ToolCall],
+    offered: Mapping[str, Tool],
+    *,
+    settings: LoopSettings,
+    emit: Emit,
+    record: Callable[[dict[str, Any]], None],
+) -> list[Message]:
+    results: list[Message | None] = [None] * len(calls)
+
+    async def one(index: int, call: ToolCall) -> None:
+        content = await _run_call(call, offered, settings=settings, emit=emit, record=record)
+        results[index] = Message(role="tool", content=content, tool_call_id=call.id, name=call.name)
+
+    if settings.parallel_tool_calls and len(calls) > 1:
+        async with anyio.create_task_group() as tg:
+            for i, call in enumerate(calls):
+                tg.start_soon(one, i, call)
+    else:
+        for i, call in enumerate(calls):
+            await one(i, call)
+    messages = [m for m in results if m is not None]
+    for m in messages:
+        record({"type": "message", **m.to_dict()})
+    return messages
+
+
+async def _run_call(
+    call: ToolCall,
+    offered: Mapping[str, Tool],
+    *,
+    settings: LoopSettings,
+    emit: Emit,
+    record: Callable[[dict[str, Any]], None],
+) -> str:
+    """Runs one call; returns what the model reads, whatever happened."""
+    started = ToolCallStarted(call_id=call.id, name=call.name, arguments=call.arguments)
+    record(event_to_dict(started))
+    await emit(started)
+    began = time.perf_counter()
+
+    async def failed(kind: FailureKind, error: str) -> str:
+        event = ToolCallFailed(
+            call_id=call.id,
+            name=call.name,
+            error=error,
+            kind=kind,
+            seconds=time.perf_counter() - began,
+        )
+        record(event_to_dict(event))
+        await emit(event)
+        return error
+
+    tool = offered.get(call.name)
+    if tool is None:
+        names = ", ".join(sorted(offered)) or "none"
+        return await failed(
+            "unknown_tool", f"error: there is no tool named {call.name!r}; the tools are: {names}"
+        )
+    try:
+        arguments = call.parsed_arguments()
+    except ValueError as exc:
+        return await failed(
+            "malformed_arguments",
+            f"error: the arguments for {call.name} are not a JSON object ({exc}); "
+            f"send a JSON object that matches the tool's schema",
+        )
+    problem = _schema_problem(tool.parameters, arguments)
+    if problem is not None:
+        return await failed("bad_arguments", f"error: bad arguments for {call.name}: {problem}")
+    try:
+        with anyio.CancelScope() as scope:
+            scope.deadline = anyio.current_time() + settings.tool_timeout
+            result = await tool.call(arguments)
+    except anyio.get_cancelled_exc_class():
+        # The conversation itself was cancelled: record it, then let it go on up.
+        record(
+            {
+                "type": "tool_call_failed",
+                "call_id": call.id,
+                "name": call.name,
+                "error": "cancelled",
+                "kind": "cancelled",
+            }
+        )
+        raise
+    except ToolError as exc:
+        return await failed("error", f"error: {exc}")
+    except Exception as exc:
+        return await failed("error", f"error: {call.name} raised {type(exc).__name__}: {exc}")
+    if scope.cancelled_caught:
+        return await failed(
+            "timeout", f"error: {call.name} did not finish within {settings.tool_timeout:g}s"
+        )
+    if result.is_error:
+        return await failed("error", result.content)
+    finished = ToolCallFinished(
+        call_id=call.id, name=call.name, content=result.content, seconds=time.perf_counter() - began
+    )
+    record(event_to_dict(finished))
+    await emit(finished)
+    return result.content
+
+
+def _schema_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
+    validator = _validator(json.dumps(schema, sort_keys=True, default=str))
+    if validator is None:
+        return None
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+@lru_cache(maxsize=512)
+def _validator(schema_json: str) -> Any:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError:
+        return None  # a tool with a broken schema is still called; its server judges
+    return cls(schema)

@@ -1,0 +1,298 @@
+"""Reading manifests: YAML with positions, ``${VAR}`` interpolation, errors a person can act on.
+
+Every problem is reported as ``file:line:col: what is wrong; what to write``,
+and nothing a user writes ends in a traceback: whatever the YAML parser or the
+schema refuses becomes a ``ManifestError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from ._errors import ManifestError
+from ._manifest import API_VERSION, JarManifest
+
+__all__ = ["KINDS", "interpolate", "load_manifest", "load_yaml", "validate_document"]
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+Positions = dict[Loc, tuple[int, int]]
+
+# Every kind of document brainjar reads; registry/ adds ToolService.
+KINDS: dict[str, type[BaseModel]] = {"Jar": JarManifest}
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_MAX_DEPTH = 64
+# Examples for the fields people most often get wrong, shown after the message.
+_HINTS = {
+    "command": "e.g. [mcp-server-time] or [python, -m, llama_cpp.server]",
+    "langchain": "e.g. langchain_community.agent_toolkits:FileManagementToolkit",
+    "backend": "one of llama-cpp, ollama, openai",
+    "apiVersion": f"write apiVersion: {API_VERSION}",
+    "port": "e.g. 8080",
+}
+
+
+def load_yaml(text: str, *, file: str) -> tuple[Any, Positions]:
+    """Parses YAML and records where every key and item stands.
+
+    Returns:
+        The plain data (dicts, lists, scalars) and a map from each path to its
+        1-based (line, column).
+    """
+    yaml = YAML(typ="rt")
+    try:
+        tree = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else f"{file}:1:1"
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ManifestError(f"{where}: this is not valid YAML: {problem}") from None
+    except Exception as exc:  # the parser's other refusals are user errors too
+        raise ManifestError(f"{file}:1:1: this is not valid YAML: {exc}") from None
+    positions: Positions = {(): (1, 1)}
+    return _plain(tree, (), positions, file=file, depth=0), positions
+
+
+def _plain(node: Any, loc: Loc, positions: Positions, *, file: str, depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        line, col = positions.get(loc, (1, 1))
+        raise ManifestError(f"{file}:{line}:{col}: nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                line, col = positions.get(loc, (1, 1))
+                raise ManifestError(f"{file}:{line}:{col}: keys must be plain words")
+            k = str(key)
+            line, col = node.lc.key(key)
+            positions[(*loc, k)] = (line + 1, col + 1)
+            out[k] = _plain(value, (*loc, k), positions, file=file, depth=depth + 1)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, value in enumerate(node):
+            line, col = node.lc.item(i)
+            positions[(*loc, i)] = (line + 1, col + 1)
+            items.append(_plain(value, (*loc, i), positions, file=file, depth=depth + 1))
+        return items
+    if isinstance(node, str):
+        return str(node)  # ruamel's scalar string subclasses carry style, not meaning
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, int):
+        return int(node)  # ruamel's ScalarInt and friends become plain numbers
+    if isinstance(node, float):
+        return float(node)
+    return str(node)  # timestamps and the like: text, and the schema says if that is wrong
+
+
+def interpolate(
+    data: Any, positions: Positions, *, file: str, env: Mapping[str, str] | None = None
+) -> Any:
+    """Replaces ``${VAR}`` and ``${VAR:-default}`` in every string; ``$$`` is a dollar.
+
+    Raises:
+        ManifestError: naming each variable that is not set and has no default.
+    """
+    environ = os.environ if env is None else env
+    problems: list[str] = []
+
+    def walk(node: Any, loc: Loc) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, (*loc, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*loc, i)) for i, v in enumerate(node)]
+        if not isinstance(node, str) or "$" not in node:
+            return node
+
+        def sub(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            line, col = positions.get(loc, (1, 1))
+            problems.append(
+                f"{file}:{line}:{col}: environment variable {name} is not set; "
+                f"set it, or write ${{{name}:-default}}"
+            )
+            return ""
+
+        return _VAR.sub(sub, node)
+
+    result = walk(data, ())
+    if problems:
+        raise ManifestError(problems)
+    return result
+
+
+def validate_document(
+    data: Any, positions: Positions, model: type[M], *, file: str, base_dir: Path
+) -> M:
+    """Validates plain data against ``model``; errors carry file:line:col."""
+    try:
+        return model.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ManifestError(
+            [_describe(err, data, positions, model, file=file) for err in exc.errors()]
+        ) from None
+
+
+def load_manifest(path: str | Path, *, env: Mapping[str, str] | None = None) -> BaseModel:
+    """Reads, interpolates and validates a manifest of any known kind.
+
+    Raises:
+        ManifestError: the file is missing, not YAML, or not a valid manifest.
+    """
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{file}: cannot read it: {exc}") from None
+    data, positions = load_yaml(text, file=file)
+    if not isinstance(data, dict):
+        raise ManifestError(
+            f"{file}:1:1: a manifest is a mapping with apiVersion, kind, metadata and spec"
+        )
+    data = interpolate(data, positions, file=file, env=env)
+    kind = data.get("kind")
+    model = KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        line, col = positions.get(("kind",), (1, 1))
+        known = ", ".join(sorted(KINDS))
+        raise ManifestError(f"{file}:{line}:{col}: kind must be one of {known}; got {kind!r}")
+    return validate_document(data, positions, model, file=file, base_dir=path.parent.resolve())
+
+
+def _describe(
+    err: ErrorDetails, data: Any, positions: Positions, model: type[BaseModel], *, file: str
+) -> str:
+    loc = _data_loc(err["loc"], data)
+    kind = err["type"]
+    if kind == "missing":
+        line, col = _position(positions, loc[:-1])
+        key = loc[-1] if loc else "?"
+        text = f"{_dotted(loc[:-1]) or 'the document'} is missing the required key {key!r}"
+    elif kind == "extra_forbidden":
+        line, col = _position(positions, loc)
+        key = str(loc[-1])
+        text = f"{_dotted(loc[:-1]) or 'the document'} has no key {key!r}"
+        close = difflib.get_close_matches(key, _keys_at(model, err["loc"][:-1]), n=1, cutoff=0.6)
+        if close:
+            text += f"; did you mean {close[0]!r}?"
+        else:
+            allowed = _keys_at(model, err["loc"][:-1])
+            if allowed:
+                text += f"; it takes {', '.join(sorted(allowed))}"
+    else:
+        line, col = _position(positions, loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
+        text = f"{_dotted(loc) or 'the document'}: {msg}"
+        if kind not in ("value_error", "tool_kind", "endpoint_kind") and "input" in err:
+            text += f" (got {_short(err['input'])})"
+        hint = _HINTS.get(str(loc[-1])) if loc else None
+        if hint and hint not in text:
+            text += f"; {hint}"
+    return f"{file}:{line}:{col}: {text}"
+
+
+def _data_loc(loc: tuple[int | str, ...], data: Any) -> Loc:
+    """The error's path through the data, without pydantic's union tags."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, dict) and isinstance(part, str) and part not in _TAGS:
+            out.append(part)  # a missing or unknown key: name it
+            node = None
+        # else: a tag, or a path into a scalar: leave it out
+    return tuple(out)
+
+
+_TAGS = {"langchain", "mcp", "discover", "openai", "ollama", "grpc", "function-after"}
+
+
+def _position(positions: Positions, loc: Loc) -> tuple[int, int]:
+    while loc and loc not in positions:
+        loc = loc[:-1]
+    return positions.get(loc, (1, 1))
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the schema allows at a path, for "did you mean"."""
+    tp: Any = model
+    for part in loc:
+        tp = _step(tp, part)
+        if tp is None:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or name for name, f in tp.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+    return tp
+
+
+def _step(tp: Any, part: int | str) -> Any:
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, field in tp.model_fields.items():
+            if part in (name, field.alias):
+                return field.annotation
+        return None
+    origin = typing.get_origin(tp)
+    if origin is list and isinstance(part, int):
+        return typing.get_args(tp)[0]
+    if origin is dict:
+        return typing.get_args(tp)[1]
+    if origin in (Union, types.UnionType):  # a tagged union: ``part`` is the tag
+        for member in typing.get_args(tp):
+            for meta in getattr(member, "__metadata__", ()):
+                if getattr(meta, "tag", None) == part:
+                    return typing.get_args(member)[0]
+    return None

@@ -1,0 +1,40 @@
+"""From manifest tool entries to opened-able tool sources.
+
+Each adapter is imported only when a manifest uses it, so a jar of LangChain
+tools never pays for gRPC or zeroconf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._manifest import DiscoverTools, LangChainTools, McpTools, ToolEntry
+from ._toolset import wrap
+from .protocols import ToolSource
+
+__all__ = ["build_source", "build_sources"]
+
+
+def build_source(entry: ToolEntry) -> ToolSource:
+    """The tool source one manifest entry describes, with its filters and prefix."""
+    source: ToolSource
+    if isinstance(entry, LangChainTools):
+        from brainjar.adapters.langchain import LangChainSource
+
+        source = LangChainSource(entry.langchain, kwargs=entry.with_)
+    elif isinstance(entry, McpTools):
+        from brainjar.adapters.mcp import source_from_manifest as mcp_source
+
+        source = mcp_source(entry.mcp)
+    elif isinstance(entry, DiscoverTools):
+        from brainjar.registry import source_from_manifest as discover_source
+
+        source = discover_source(entry.discover)
+    else:  # pragma: no cover - the schema admits no other kind
+        raise TypeError(f"unknown tool entry {entry!r}")
+    return wrap(source, include=entry.include, exclude=entry.exclude, prefix=entry.prefix)
+
+
+def build_sources(entries: Sequence[ToolEntry]) -> list[ToolSource]:
+    """A source for each entry, in manifest order."""
+    return [build_source(e) for e in entries]

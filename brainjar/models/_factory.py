@@ -1,0 +1,79 @@
+"""From ``spec.model`` to a running model and a client that talks to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from .._manifest import ModelConfig, ProcessConfig
+from ..protocols import ModelClient
+
+__all__ = ["start_model"]
+
+
+async def start_model(
+    config: ModelConfig,
+    *,
+    stack: AsyncExitStack,
+    base_dir: Path,
+    log: Callable[[str], None] | None = None,
+) -> ModelClient:
+    """Starts the model's process, if it has one, and returns its client.
+
+    The process and the client are closed when ``stack`` closes.
+
+    Raises:
+        ProcessError: the process did not start or get ready.
+        ManifestError: the weights cannot be found, or llama.cpp is not installed.
+    """
+    from .._supervisor import ProcessSpec, supervise
+
+    endpoint = config.endpoint
+    spec: ProcessSpec | None = None
+    if config.backend == "llama-cpp":
+        from ._llamacpp import llamacpp_process_spec, resolve_weights
+
+        weights = resolve_weights(config.weights or "smollm2-135m", base_dir=base_dir)
+        spec = llamacpp_process_spec(weights, n_ctx=config.context_size)
+    elif config.process is not None:
+        spec = _process_spec(config.process, backend=config.backend)
+    if spec is not None:
+        process = await stack.enter_async_context(supervise(spec, log=log))
+        base = process.url if config.backend == "ollama" else process.url + "/v1"
+        endpoint = (endpoint or base).replace("{port}", str(process.port))
+    client = _client(config, endpoint=endpoint or "")
+    stack.push_async_callback(client.aclose)
+    return client
+
+
+def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:
+    if config.backend == "ollama":
+        from ._ollama import OllamaClient
+
+        return OllamaClient(host=endpoint, model=config.name or "", timeout=config.timeout)
+    from ._openai import OpenAIClient
+
+    return OpenAIClient(
+        base_url=endpoint,
+        model=config.name or config.weights or "default",
+        api_key=config.api_key,
+        timeout=config.timeout,
+    )
+
+
+def _process_spec(process: ProcessConfig, *, backend: str) -> object:
+    from .._supervisor import ProcessSpec
+
+    return ProcessSpec(
+        name="model",
+        command=process.command,
+        env=process.env,
+        cwd=process.cwd,
+        port=process.port,
+        ready_http=process.ready.http,
+        ready_timeout=process.ready.timeout,
+        restart=process.restart,
+        max_restarts=process.max_restarts,
+        stop_grace=process.stop_grace,
+    )
