@@ -59,7 +59,7 @@ class Jar:
         self.base_dir = base_dir or Path.cwd()
         self._given_client = client
         self._client: ModelClient | None = None
-        self._log = log
+        self.log = log
         self.toolset = ToolSet([*build_sources(manifest.spec.tools), *extra_sources])
         self._stack: AsyncExitStack | None = None
 
@@ -95,7 +95,7 @@ class Jar:
                 from .models._factory import start_model
 
                 self._client = await start_model(
-                    self.manifest.spec.model, stack=stack, base_dir=self.base_dir, log=self._log
+                    self.manifest.spec.model, stack=stack, base_dir=self.base_dir, log=self.log
                 )
             await stack.enter_async_context(self.toolset)
             self._stack = stack.pop_all()

@@ -1,0 +1,269 @@
+"""The `brainjar` command.
+
+Exit status: 0 done; 1 the model, a process or a transport failed; 2 a mistake
+in the command or the manifest (a message, never a traceback); 130 interrupted.
+Heavy modules are imported inside the commands so that `brainjar --help` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from ._jar import Jar
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="brainjar",
+    help="Run a language model like a container: a manifest, its tools, its endpoints.",
+    epilog="Exit status: 0 done, 1 model/process/transport failure, 2 bad manifest or "
+    "usage, 130 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ManifestArg = Annotated[Path, typer.Argument(help="the manifest (YAML)", show_default=False)]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    sys.stderr.write(f"brainjar: {message}\n")
+    return typer.Exit(code)
+
+
+def _run_async(main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
+    """Runs a command's coroutine; maps brainjar's errors to messages and exit codes."""
+    import anyio
+
+    from ._errors import BrainjarError, ManifestError
+
+    try:
+        code = anyio.run(main)
+    except ManifestError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except BrainjarError as exc:
+        raise _fail(str(exc), EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if code:
+        raise typer.Exit(code)
+
+
+def _load(manifest: Path, **kwargs: Any) -> Jar:
+    from ._errors import ManifestError
+    from ._jar import Jar
+
+    try:
+        return Jar.load(manifest, **kwargs)
+    except ManifestError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+
+
+def _model_log(jar_name: str, verbose: bool) -> Callable[[str], None]:
+    """Where the model process's log goes: stderr with --verbose, else a file."""
+    if verbose:
+        return lambda line: print(line, file=sys.stderr, flush=True)
+    import platformdirs
+
+    folder = platformdirs.user_state_path("brainjar") / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = (folder / f"{jar_name}.log").open("a", encoding="utf-8")
+
+    def write(line: str) -> None:
+        handle.write(line + "\n")
+        handle.flush()
+
+    return write
+
+
+@app.command()
+def run(
+    manifest: ManifestArg,
+    prompt: Annotated[
+        str | None, typer.Argument(help="ask this once and exit; without it, chat")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON event per line")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show the model's log")] = False,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="serve the manifest's endpoints (default: when "
+            "it has endpoints and no prompt is given)",
+        ),
+    ] = None,
+) -> None:
+    """Start the model, attach the tools, and answer (or chat, or serve)."""
+    jar = _load(manifest)
+    jar.log = _model_log(jar.name, verbose)
+    serving = bool(jar.manifest.spec.endpoints) and prompt is None if serve is None else serve
+
+    async def main() -> int | None:
+        from rich.console import Console
+
+        err = Console(stderr=True, highlight=False)
+        with err.status(
+            f"starting {jar.name} ({jar.manifest.spec.model.backend})…", spinner="dots"
+        ) as status:
+            await jar.__aenter__()
+            status.stop()
+        try:
+            if prompt is not None:
+                return await _answer(jar, prompt, as_json=as_json)
+            if serving:
+                return await _serve(jar, err, as_json=as_json)
+            return await _chat(jar, as_json=as_json)
+        finally:
+            await jar.__aexit__(None, None, None)
+
+    _run_async(main)
+
+
+async def _answer(jar: Jar, prompt: str, *, as_json: bool) -> int:
+    from ._render import JsonRenderer, TerminalRenderer
+
+    render = JsonRenderer() if as_json else TerminalRenderer()
+    async with jar.events(prompt) as events:
+        async for event in events:
+            render(event)
+    return 0
+
+
+async def _chat(jar: Jar, *, as_json: bool) -> int:
+    import anyio
+
+    from ._messages import Message
+    from ._render import JsonRenderer, TerminalRenderer
+
+    render = JsonRenderer() if as_json else TerminalRenderer()
+    history: list[Message] = []
+    transcript = jar.new_transcript()
+    names = ", ".join(t.name for t in jar.tools()) or "none"
+    print(f"{jar.name} is ready; tools: {names}. Ctrl-D ends.", file=sys.stderr)
+    try:
+        while True:
+            try:
+                line = await anyio.to_thread.run_sync(lambda: input("> "), abandon_on_cancel=True)
+            except EOFError:
+                print(file=sys.stderr)
+                return 0
+            if not line.strip():
+                continue
+            async with jar.events(line, history=history, transcript=transcript) as events:
+                async for event in events:
+                    render(event)
+    finally:
+        if transcript is not None:
+            transcript.close()
+            print(f"transcript: {transcript.path}", file=sys.stderr)
+
+
+async def _serve(jar: Jar, err: Any, *, as_json: bool) -> int:
+    import anyio
+
+    from ._serve import serve_endpoints
+
+    def ready(kind: str, url: str) -> None:
+        if as_json:
+            print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
+        else:
+            err.print(f"[green]{kind}[/] listening on {url}")
+
+    await serve_endpoints(jar, on_ready=ready)
+    await anyio.sleep_forever()
+    return 0
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="manifests to check", show_default=False)],
+) -> None:
+    """Check manifests; print every problem with file:line:col."""
+    from ._errors import ManifestError
+    from ._manifest_load import load_manifest
+
+    bad = 0
+    for file in files:
+        try:
+            load_manifest(file)
+        except ManifestError as exc:
+            bad += 1
+            print(exc, file=sys.stderr)
+        else:
+            print(f"{file}: ok")
+    if bad:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def schema(
+    kind: Annotated[str, typer.Option(help="the document kind")] = "Jar",
+) -> None:
+    """Print the manifest's JSON Schema."""
+    from ._schema import schema_json
+
+    try:
+        print(schema_json(kind))
+    except KeyError:
+        raise _fail(f"unknown kind {kind!r}", EXIT_USAGE) from None
+
+
+@app.command()
+def tools(
+    manifest: ManifestArg,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+) -> None:
+    """List the tools a jar resolves to, with sources and schemas (no model is started)."""
+    jar = _load(manifest)
+
+    async def main() -> int:
+        async with jar.toolset:
+            found = jar.tools()
+        if as_json:
+            print(
+                json.dumps(
+                    [
+                        {
+                            "name": t.name,
+                            "source": t.source,
+                            "description": t.description,
+                            "parameters": t.parameters,
+                        }
+                        for t in found
+                    ],
+                    indent=2,
+                )
+            )
+            return 0
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("tool", "source", "arguments", "description", title=f"tools of {jar.name}")
+        for t in found:
+            args = ", ".join(
+                f"{k}{'*' if k in t.parameters.get('required', []) else ''}"
+                for k in t.parameters.get("properties", {})
+            )
+            table.add_row(t.name, t.source, args, t.description.split("\n")[0][:80])
+        Console().print(table)
+        return 0
+
+    _run_async(main)
+
+
+# feature commands (each imports its implementation lazily)
+
+
+def main() -> None:
+    """The console script."""
+    app()

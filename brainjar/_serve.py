@@ -1,0 +1,56 @@
+"""Serving a jar's endpoints: each started in one task group, each reporting its URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import anyio
+
+from ._jar import Jar
+from ._manifest import EndpointEntry, GrpcEndpoint, McpEndpoint, OllamaEndpoint, OpenAIEndpoint
+from .protocols import Endpoint
+
+__all__ = ["build_endpoint", "serve_endpoints"]
+
+
+def build_endpoint(entry: EndpointEntry) -> tuple[str, Endpoint]:
+    """The endpoint one manifest entry describes, with its kind's name."""
+    if isinstance(entry, OpenAIEndpoint):
+        from .endpoints import openai_endpoint
+
+        return "openai", openai_endpoint(entry.openai)
+    if isinstance(entry, OllamaEndpoint):
+        from .endpoints import ollama_endpoint
+
+        return "ollama", ollama_endpoint(entry.ollama)
+    if isinstance(entry, McpEndpoint):
+        from brainjar.adapters.mcp import mcp_endpoint
+
+        return "mcp", mcp_endpoint(entry.mcp)
+    if isinstance(entry, GrpcEndpoint):
+        from brainjar.adapters.grpc import grpc_endpoint
+
+        return "grpc", grpc_endpoint(entry.grpc)
+    raise TypeError(f"unknown endpoint {entry!r}")  # pragma: no cover
+
+
+async def serve_endpoints(
+    jar: Jar,
+    *,
+    entries: Sequence[EndpointEntry] | None = None,
+    on_ready: Callable[[str, str], None] = lambda kind, url: None,
+) -> None:
+    """Serves every endpoint of the jar until cancelled.
+
+    Args:
+        jar: an open jar.
+        entries: the endpoints to serve; default: the manifest's.
+        on_ready: called with (kind, url) as each endpoint starts listening.
+    """
+    built = [
+        build_endpoint(e) for e in (jar.manifest.spec.endpoints if entries is None else entries)
+    ]
+    async with anyio.create_task_group() as tg:
+        for kind, endpoint in built:
+            url = await tg.start(endpoint.serve, jar)
+            on_ready(kind, str(url))
