@@ -213,7 +213,7 @@ def schema(
     from ._schema import schema_json
 
     try:
-        print(schema_json(kind))
+        sys.stdout.write(schema_json(kind))
     except KeyError:
         raise _fail(f"unknown kind {kind!r}", EXIT_USAGE) from None
 

@@ -60,7 +60,9 @@ class Jar:
         self._given_client = client
         self._client: ModelClient | None = None
         self.log = log
-        self.toolset = ToolSet([*build_sources(manifest.spec.tools), *extra_sources])
+        self.toolset = ToolSet(
+            [*build_sources(manifest.spec.tools, base_dir=self.base_dir), *extra_sources]
+        )
         self._stack: AsyncExitStack | None = None
 
     @classmethod
@@ -131,6 +133,7 @@ class Jar:
             max_steps=loop.max_steps,
             tool_timeout=loop.tool_timeout,
             parallel_tool_calls=loop.parallel_tool_calls,
+            tool_choice=loop.tool_choice,
             parameters={**self.manifest.spec.model.parameters, **(parameters or {})},
         )
 

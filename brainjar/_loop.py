@@ -48,7 +48,14 @@ class LoopSettings:
     max_steps: int = 8
     tool_timeout: float = 30.0
     parallel_tool_calls: bool = True
+    tool_choice: str = "auto"
     parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def step_parameters(self, *, called_tools: bool) -> Mapping[str, Any]:
+        """The model parameters of one step: ``tool_choice`` holds until a tool was called."""
+        if called_tools or self.tool_choice == "auto":
+            return self.parameters
+        return {**self.parameters, "tool_choice": self.tool_choice}
 
 
 async def run_conversation(
@@ -77,12 +84,15 @@ async def run_conversation(
     for message in messages:
         record({"type": "message", **message.to_dict()})
     last_text = ""
+    called_tools = False
     for step in range(1, settings.max_steps + 1):
         offered = {t.name: t for t in tools()}
         await emit(StepStarted(step=step, tools=len(offered)))
         response: ModelResponse | None = None
         async for chunk in client.stream(
-            messages, tools=[t.spec for t in offered.values()], parameters=settings.parameters
+            messages,
+            tools=[t.spec for t in offered.values()],
+            parameters=settings.step_parameters(called_tools=called_tools),
         ):
             if isinstance(chunk, ModelTextDelta):
                 if chunk.text:
@@ -96,6 +106,7 @@ async def run_conversation(
         last_text = reply.content
         if not reply.tool_calls:
             return await _finish(emit, transcript, text=reply.content, steps=step, reason="answer")
+        called_tools = True
         results = await _run_calls(
             reply.tool_calls, offered, settings=settings, emit=emit, record=record
         )

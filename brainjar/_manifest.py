@@ -349,6 +349,11 @@ class LoopConfig(_Strict):
     max_steps: int = Field(default=8, ge=1, le=1000)
     tool_timeout: Duration = 30.0
     parallel_tool_calls: bool = True
+    tool_choice: str = Field(
+        default="auto",
+        description="auto, none, required, or a tool's name; applies until the first tool "
+        "call, then auto (so a required tool cannot loop until max_steps)",
+    )
     transcripts: Path | Literal[False] | None = Field(
         default=None, description="folder for JSONL transcripts; false: none; default: state dir"
     )

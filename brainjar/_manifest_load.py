@@ -34,6 +34,8 @@ Positions = dict[Loc, tuple[int, int]]
 # Every kind of document brainjar reads; registry/ adds ToolService.
 KINDS: dict[str, type[BaseModel]] = {"Jar": JarManifest}
 
+# Marks, at the end of a path, the position of a scalar value rather than its key.
+VALUE = -1
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MAX_DEPTH = 64
 # Examples for the fields people most often get wrong, shown after the message.
@@ -80,6 +82,9 @@ def _plain(node: Any, loc: Loc, positions: Positions, *, file: str, depth: int) 
             k = str(key)
             line, col = node.lc.key(key)
             positions[(*loc, k)] = (line + 1, col + 1)
+            if not isinstance(value, CommentedMap | CommentedSeq):
+                line, col = node.lc.value(key)
+                positions[(*loc, k, VALUE)] = (line + 1, col + 1)
             out[k] = _plain(value, (*loc, k), positions, file=file, depth=depth + 1)
         return out
     if isinstance(node, CommentedSeq):
@@ -127,7 +132,7 @@ def interpolate(
                 return environ[name]
             if default is not None:
                 return default
-            line, col = positions.get(loc, (1, 1))
+            line, col = positions.get((*loc, VALUE)) or positions.get(loc, (1, 1))
             problems.append(
                 f"{file}:{line}:{col}: environment variable {name} is not set; "
                 f"set it, or write ${{{name}:-default}}"
@@ -177,7 +182,7 @@ def load_manifest(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
     kind = data.get("kind")
     model = KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
-        line, col = positions.get(("kind",), (1, 1))
+        line, col = positions.get(("kind", VALUE)) or positions.get(("kind",), (1, 1))
         known = ", ".join(sorted(KINDS))
         raise ManifestError(f"{file}:{line}:{col}: kind must be one of {known}; got {kind!r}")
     return validate_document(data, positions, model, file=file, base_dir=path.parent.resolve())
@@ -204,7 +209,7 @@ def _describe(
             if allowed:
                 text += f"; it takes {', '.join(sorted(allowed))}"
     else:
-        line, col = _position(positions, loc)
+        line, col = positions.get((*loc, VALUE)) or _position(positions, loc)
         msg = err["msg"].removeprefix("Value error, ")
         msg = msg[:1].lower() + msg[1:]
         text = f"{_dotted(loc) or 'the document'}: {msg}"

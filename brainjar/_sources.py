@@ -7,6 +7,7 @@ tools never pays for gRPC or zeroconf.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ._manifest import DiscoverTools, LangChainTools, McpTools, ToolEntry
 from ._toolset import wrap
@@ -15,13 +16,19 @@ from .protocols import ToolSource
 __all__ = ["build_source", "build_sources"]
 
 
-def build_source(entry: ToolEntry) -> ToolSource:
-    """The tool source one manifest entry describes, with its filters and prefix."""
+def build_source(entry: ToolEntry, *, base_dir: Path | None = None) -> ToolSource:
+    """The tool source one manifest entry describes, with its filters and prefix.
+
+    Args:
+        entry: the manifest's tool entry.
+        base_dir: the manifest's folder; LangChain modules there can be imported.
+    """
     source: ToolSource
     if isinstance(entry, LangChainTools):
         from brainjar.adapters.langchain import LangChainSource
 
-        source = LangChainSource(entry.langchain, kwargs=entry.with_)
+        search = str(base_dir) if base_dir is not None else None
+        source = LangChainSource(entry.langchain, kwargs=entry.with_, search_path=search)
     elif isinstance(entry, McpTools):
         from brainjar.adapters.mcp import source_from_manifest as mcp_source
 
@@ -35,6 +42,8 @@ def build_source(entry: ToolEntry) -> ToolSource:
     return wrap(source, include=entry.include, exclude=entry.exclude, prefix=entry.prefix)
 
 
-def build_sources(entries: Sequence[ToolEntry]) -> list[ToolSource]:
+def build_sources(
+    entries: Sequence[ToolEntry], *, base_dir: Path | None = None
+) -> list[ToolSource]:
     """A source for each entry, in manifest order."""
-    return [build_source(e) for e in entries]
+    return [build_source(e, base_dir=base_dir) for e in entries]

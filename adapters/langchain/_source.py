@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -26,9 +27,16 @@ __all__ = ["LangChainSource", "load_langchain_tools", "to_brainjar_tool"]
 class LangChainSource:
     """The tools one manifest entry names; they run in this process."""
 
-    def __init__(self, target: str, *, kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        kwargs: Mapping[str, Any] | None = None,
+        search_path: str | None = None,
+    ) -> None:
         self.target = target
         self.kwargs = dict(kwargs or {})
+        self.search_path = search_path
         self._tools: list[Tool] = []
 
     @property
@@ -39,6 +47,10 @@ class LangChainSource:
         return self._tools
 
     async def __aenter__(self) -> Self:
+        # A tools module next to the manifest imports as a module of that name,
+        # as pytest does for a test's folder; it goes last, so it shadows nothing.
+        if self.search_path is not None and self.search_path not in sys.path:
+            sys.path.append(self.search_path)
         # Importing and building tools may do I/O; it happens once, at start.
         self._tools = [
             to_brainjar_tool(t, source=self.name)
