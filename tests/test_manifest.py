@@ -149,8 +149,9 @@ def test_the_checked_in_schema_is_what_brainjar_schema_prints() -> None:
 
 
 def test_every_shipped_manifest_is_valid() -> None:
-    shipped = sorted((ROOT / "manifests").glob("*.yaml")) + sorted((ROOT / "examples").glob("*/*.yaml"))
-    assert shipped, "manifests/ has no manifests"
+    found = sorted((ROOT / "manifests").glob("*.yaml")) + sorted((ROOT / "examples").glob("*/*.yaml"))
+    shipped = [p for p in found if "apiVersion:" in p.read_text()]  # not the scripts beside them
+    assert len(shipped) >= 3, "manifests/ has lost its manifests"
     for path in shipped:
         load_manifest(path)  # raises with file:line:col if not
 
