@@ -281,9 +281,7 @@ async def supervise(
     Raises:
         ProcessError: it exited before it was ready, or was not ready in time.
     """
-    proc = SupervisedProcess(
-        spec, port=spec.port or free_port(), log=log or _write_stderr
-    )
+    proc = SupervisedProcess(spec, port=spec.port or free_port(), log=log or _write_stderr)
     body_error: BaseException | None = None
     # The body's exception is kept out of the task group so that it is raised
     # as itself, not inside an ExceptionGroup.
@@ -303,4 +301,3 @@ async def supervise(
         proc.state = "stopped"
     if body_error is not None:
         raise body_error
-
