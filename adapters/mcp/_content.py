@@ -1,0 +1,71 @@
+"""From an MCP ``tools/call`` result to what the model reads, and back.
+
+The model reads text. Text parts are joined with newlines; structured content
+becomes ``ToolResult.data`` (and its JSON is the text when there is no text);
+images and audio become a short placeholder that names their type and size;
+an embedded resource gives its text, or a placeholder when it is binary; a
+resource link gives its URI.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import mcp_types as types
+
+from brainjar._tool import ToolResult
+
+__all__ = ["from_tool_result", "to_tool_result"]
+
+# What the model reads when a failed call gave no text.
+NO_MESSAGE = "the tool failed and gave no message"
+
+
+def to_tool_result(result: types.CallToolResult) -> ToolResult:
+    """What the model reads of an MCP tool's result."""
+    parts = [_part_text(block) for block in result.content]
+    text = "\n".join(p for p in parts if p)
+    data = result.structured_content
+    if not text and data is not None:
+        text = json.dumps(data, ensure_ascii=False, default=str)
+    if result.is_error:
+        return ToolResult(content=text or NO_MESSAGE, is_error=True, data=data)
+    return ToolResult(content=text, data=data)
+
+
+def from_tool_result(result: ToolResult) -> types.CallToolResult:
+    """A brainjar tool's result as an MCP ``tools/call`` result."""
+    structured: dict[str, Any] | None = None
+    if isinstance(result.data, dict):
+        structured = result.data
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=result.content)],
+        structured_content=structured,
+        is_error=result.is_error,
+    )
+
+
+def _part_text(block: types.ContentBlock) -> str:
+    if isinstance(block, types.TextContent):
+        return block.text
+    if isinstance(block, types.ImageContent | types.AudioContent):
+        return f"[{block.type} {block.mime_type}, {_decoded_size(block.data)} bytes]"
+    if isinstance(block, types.EmbeddedResource):
+        resource = block.resource
+        if isinstance(resource, types.TextResourceContents):
+            return resource.text
+        mime = resource.mime_type or "application/octet-stream"
+        return f"[resource {resource.uri} {mime}, {_decoded_size(resource.blob)} bytes]"
+    if isinstance(block, types.ResourceLink):
+        return f"[resource link {block.uri}" + (f" ({block.name})]" if block.name else "]")
+    return f"[{getattr(block, 'type', 'unknown')} content]"  # pragma: no cover - future kinds
+
+
+def _decoded_size(data: str) -> int:
+    try:
+        return len(base64.b64decode(data, validate=False))
+    except (binascii.Error, ValueError):
+        return len(data)
