@@ -10,10 +10,12 @@ runs CMD as its child in that group, and stops the whole group (SIGTERM, a
 grace period, then SIGKILL) when any of these happens:
 
 - it gets SIGTERM, SIGINT or SIGHUP (the supervisor stops it);
-- its parent dies: ``PR_SET_PDEATHSIG`` delivers SIGTERM, and with
-  ``--lifeline`` stdin reaching end-of-file says the same even if the thread
-  that started it was not the one that died (the death signal follows the
-  thread, the pipe follows the process);
+- its parent dies: ``PR_SET_PDEATHSIG`` delivers SIGTERM at once, even after
+  SIGKILL; with ``--lifeline``, stdin reaching end-of-file says the same
+  (the death signal follows the thread that forked us, which is the event
+  loop's and so outlives every ``supervise()``; the pipe follows the process,
+  and works where prctl does not). ``--ppid`` closes the race of a parent
+  that died before the death signal was armed;
 - CMD exits: whatever CMD left behind in the group is stopped too.
 
 It is also a child subreaper, so grandchildren orphaned by CMD are reparented
