@@ -1,0 +1,311 @@
+"""The server side of ``brainjar.v1.ToolService``: any list of tools, over gRPC.
+
+The tools come from a function read at every request, so a jar's or a tool
+service's live tool set is what callers see. ``grpc.health.v1`` is served too,
+without a token: it says only whether the service is up.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import grpc
+from anyio.abc import TaskStatus
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from brainjar._errors import ToolError, TransportError
+from brainjar._loop import _schema_problem
+from brainjar._tool import Tool, ToolResult
+
+from . import tool_service_pb2 as pb
+from ._wire import PROTOCOL_VERSION, SERVICE_NAME, add_servicer, digest, proof, tool_messages
+
+__all__ = ["Limits", "TlsFiles", "ToolServer", "serve_grpc"]
+
+log = logging.getLogger("brainjar.grpc")
+
+# How long a stopping server lets calls in flight finish, by default.
+STOP_GRACE = 5.0
+# How often the served tool list is compared with what watchers last saw.
+TOOLS_POLL = 0.5
+# Room for the message framing around the arguments' JSON.
+_ENVELOPE_BYTES = 4096
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """What one call may take.
+
+    Attributes:
+        max_argument_bytes: the arguments' JSON, in bytes.
+        max_result_bytes: the result's content plus structured data, in bytes.
+        call_timeout: seconds a call may run; a caller's shorter deadline wins.
+        max_concurrent_calls: calls at once from one client (one connection).
+    """
+
+    max_argument_bytes: int = 64 * 1024
+    max_result_bytes: int = 1024 * 1024
+    call_timeout: float = 30.0
+    max_concurrent_calls: int = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class TlsFiles:
+    """A PEM certificate chain and its private key."""
+
+    cert: bytes
+    key: bytes
+
+
+@dataclass(kw_only=True)
+class ToolServer:
+    """The servicer; ``serve_grpc`` runs it.
+
+    Attributes:
+        tools: returns the tools offered now.
+        instance: the service's name, as announced.
+        labels: the service's labels, as announced.
+        ports: transport name to port, filled in as each transport listens.
+        token: the bearer token callers must send, or None.
+        limits: what one call may take.
+    """
+
+    tools: Callable[[], Sequence[Tool]]
+    instance: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    token: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    _changed: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
+    _stopping: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
+    _in_flight: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _last_digest: str = field(default="", init=False, repr=False)
+
+    def digest(self) -> str:
+        """The digest of the tools offered now."""
+        return digest(self.tools())
+
+    def notify_if_changed(self) -> bool:
+        """Wakes the watchers if the tool list changed since last asked; says whether it did."""
+        now = self.digest()
+        if now == self._last_digest:
+            return False
+        self._last_digest = now
+        self._changed.set()
+        self._changed = anyio.Event()
+        return True
+
+    def stop_watchers(self) -> None:
+        """Ends every WatchTools stream, so a graceful stop need not wait for them."""
+        self._stopping.set()
+
+    async def _authorize(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if self.token is None:
+            return
+        metadata = dict(context.invocation_metadata() or ())
+        sent = metadata.get("authorization", "")
+        if not sent.startswith("Bearer "):
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"{self.instance} needs a token: send metadata 'authorization: Bearer <token>'",
+            )
+        if not hmac.compare_digest(sent.removeprefix("Bearer ").encode(), self.token.encode()):
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, f"{self.instance} does not accept that token"
+            )
+
+    async def Describe(
+        self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.DescribeResponse:
+        nonce = bytes(request.nonce)[:64]
+        return pb.DescribeResponse(
+            instance=self.instance,
+            labels=dict(self.labels),
+            ports=dict(self.ports),
+            digest=self.digest(),
+            version=PROTOCOL_VERSION,
+            proof=proof(self.token, instance=self.instance, nonce=nonce) if self.token else b"",
+            token_required=self.token is not None,
+        )
+
+    async def ListTools(
+        self, request: pb.ListToolsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListToolsResponse:
+        await self._authorize(context)
+        tools = self.tools()
+        return pb.ListToolsResponse(tools=tool_messages(tools), digest=digest(tools))
+
+    async def WatchTools(
+        self, request: pb.WatchToolsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.ListToolsResponse]:
+        await self._authorize(context)
+        sent = None
+        while not self._stopping.is_set():
+            tools = self.tools()
+            now = digest(tools)
+            if now != sent:
+                sent = now
+                yield pb.ListToolsResponse(tools=tool_messages(tools), digest=now)
+            changed = self._changed
+            async with anyio.create_task_group() as tg:
+
+                async def stop_on(event: anyio.Event) -> None:
+                    await event.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(stop_on, changed)
+                tg.start_soon(stop_on, self._stopping)
+
+    async def CallTool(
+        self, request: pb.CallToolRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CallToolResponse:
+        await self._authorize(context)
+        limits = self.limits
+        size = len(request.arguments_json.encode())
+        if size > limits.max_argument_bytes:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the arguments of {request.name} are {size} bytes; {self.instance} takes at "
+                f"most {limits.max_argument_bytes} (limits.max_argument_bytes)",
+            )
+        tool = next((t for t in self.tools() if t.name == request.name), None)
+        if tool is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND, f"{self.instance} has no tool {request.name!r}"
+            )
+            raise AssertionError  # abort raises; this tells the type checker
+        problem: str | None
+        try:
+            arguments = json.loads(request.arguments_json or "{}")
+        except ValueError as exc:
+            arguments, problem = None, f"not JSON: {exc}"
+        else:
+            problem = (
+                _schema_problem(tool.parameters, arguments)
+                if isinstance(arguments, dict)
+                else "not a JSON object"
+            )
+        if problem is not None or not isinstance(arguments, dict):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the arguments of {tool.name} are not valid: {problem}",
+            )
+            raise AssertionError
+        peer = context.peer() or "?"
+        if self._in_flight.get(peer, 0) >= limits.max_concurrent_calls:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{self.instance} runs at most {limits.max_concurrent_calls} calls at once "
+                "per client (limits.max_concurrent_calls); wait for one to finish",
+            )
+        self._in_flight[peer] = self._in_flight.get(peer, 0) + 1
+        try:
+            result = await self._run(tool, arguments, context)
+        finally:
+            self._in_flight[peer] -= 1
+            if not self._in_flight[peer]:
+                del self._in_flight[peer]
+        data = "" if result.data is None else json.dumps(result.data, default=str)
+        size = len(result.content.encode()) + len(data.encode())
+        if size > limits.max_result_bytes:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the result of {tool.name} is {size} bytes; {self.instance} sends at most "
+                f"{limits.max_result_bytes} (limits.max_result_bytes)",
+            )
+        return pb.CallToolResponse(content=result.content, is_error=result.is_error, data_json=data)
+
+    async def _run(
+        self, tool: Tool, arguments: dict[str, Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ToolResult:
+        remaining = context.time_remaining()
+        limit = self.limits.call_timeout
+        if remaining is not None and math.isfinite(remaining):
+            limit = min(limit, remaining)
+        with anyio.move_on_after(limit) as scope:
+            try:
+                return ToolResult.of(await tool.call(arguments))
+            except ToolError as exc:
+                return ToolResult.error(str(exc))
+            except Exception as exc:  # a tool's failure is a result, never the server's
+                log.warning("tool %s failed", tool.name, exc_info=True)
+                return ToolResult.error(f"{tool.name} failed: {type(exc).__name__}: {exc}")
+        assert scope.cancelled_caught
+        await context.abort(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"{tool.name} did not finish within {limit:g}s on {self.instance}",
+        )
+        raise AssertionError
+
+
+async def serve_grpc(
+    server: ToolServer,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: TlsFiles | None = None,
+    grace: float = STOP_GRACE,
+    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serves ``server`` and gRPC health until cancelled; then stops gracefully.
+
+    On cancellation the watch streams end, new calls are refused, and calls in
+    flight get ``grace`` seconds to finish.
+
+    Args:
+        server: the servicer.
+        host: the address to listen on.
+        port: the port; 0 picks a free one.
+        tls: a certificate and key; without them the port speaks plain gRPC.
+        grace: seconds calls in flight may take to finish when stopping.
+        task_status: receives the port once the server listens.
+
+    Raises:
+        TransportError: the port could not be bound.
+    """
+    limits = server.limits
+    receive = limits.max_argument_bytes + _ENVELOPE_BYTES
+    aio = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", receive),
+            ("grpc.max_send_message_length", limits.max_result_bytes + _ENVELOPE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    add_servicer(server, aio)
+    checker = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checker, aio)
+    address = f"{host}:{port}"
+    try:
+        if tls is None:
+            bound = aio.add_insecure_port(address)
+        else:
+            credentials = grpc.ssl_server_credentials([(tls.key, tls.cert)])
+            bound = aio.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        raise TransportError(f"gRPC cannot listen on {address}: {exc}") from None
+    if bound == 0:
+        raise TransportError(f"gRPC cannot listen on {address}: is the port in use?")
+    server.ports["grpc"] = bound
+    await aio.start()
+    serving = health_pb2.HealthCheckResponse.SERVING
+    await checker.set("", serving)
+    await checker.set(SERVICE_NAME, serving)
+    server.notify_if_changed()
+    try:
+        task_status.started(bound)
+        while True:
+            await anyio.sleep(TOOLS_POLL)
+            server.notify_if_changed()
+    finally:
+        with anyio.CancelScope(shield=True):
+            server.stop_watchers()
+            await checker.enter_graceful_shutdown()
+            await aio.stop(grace)
