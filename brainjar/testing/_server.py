@@ -1,0 +1,332 @@
+"""A real HTTP server on loopback that speaks the OpenAI and Ollama APIs from a script."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import uvicorn
+from anyio.abc import TaskGroup, TaskStatus
+from anyio.from_thread import start_blocking_portal
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ._script import (
+    Fail,
+    Protocol,
+    ScriptedModel,
+    ScriptedRequest,
+    ScriptExhausted,
+    ScriptFunction,
+    Step,
+    count_assistant_messages,
+)
+from ._wire import (
+    ollama_chunks,
+    ollama_error,
+    ollama_response,
+    openai_chunks,
+    openai_completion,
+    openai_error,
+)
+
+__all__ = ["ScriptedModelServer"]
+
+# How long the server may take to start listening and to stop.
+STARTUP_TIMEOUT = 10.0
+SHUTDOWN_TIMEOUT = 10.0
+# How long answers still in flight may run on when the server stops.
+GRACEFUL_SHUTDOWN = 2
+# The listening socket's queue: room for a benchmark's burst of connections.
+BACKLOG = 2048
+OLLAMA_VERSION = "0.12.0"
+
+
+class ScriptedModelServer:
+    """A scripted model on ``127.0.0.1``, speaking the OpenAI and Ollama chat APIs.
+
+    ``async with ScriptedModelServer([reply("hi")]) as server:`` starts it on a
+    free port; ``server.openai_base_url`` and ``server.url`` (Ollama's host) reach
+    it. From synchronous code, ``with server.run_in_thread():`` runs it in a
+    thread of its own.
+
+    Endpoints: ``POST /v1/chat/completions`` and ``GET /v1/models``; ``POST
+    /api/chat``, ``GET /api/tags``, ``GET /api/version``, ``POST /api/show``.
+
+    Args:
+        model_or_script: a ``ScriptedModel``, or what makes one (a list of steps,
+            or a function from the request to its step).
+        host: the address to listen on.
+        port: the port; 0 picks a free one.
+        model_name: the model the server says it serves.
+
+    Attributes:
+        requests: every chat request received, in arrival order.
+    """
+
+    def __init__(
+        self,
+        model_or_script: ScriptedModel | Sequence[Step] | ScriptFunction,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        model_name: str = "scripted",
+    ) -> None:
+        if isinstance(model_or_script, ScriptedModel):
+            self.model = model_or_script
+        else:
+            self.model = ScriptedModel(model_or_script)
+        self.host = host
+        self.port = port
+        self.model_name = model_name
+        self.requests: list[ScriptedRequest] = []
+        self._uvicorn: _Uvicorn | None = None
+        self._task_group: TaskGroup | None = None
+        self._stopped: anyio.Event | None = None
+        self._sock: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``: the Ollama host, and the root of both APIs."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """``http://host:port/v1``: what the ``openai`` SDK takes as ``base_url``."""
+        return self.url + "/v1"
+
+    async def __aenter__(self) -> Self:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        self._stopped = anyio.Event()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        try:
+            with anyio.fail_after(STARTUP_TIMEOUT):
+                await self._task_group.start(self._serve, sock)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._task_group is not None, "the server was not started"
+        task_group, self._task_group = self._task_group, None
+        with anyio.CancelScope(shield=True):
+            if self._uvicorn is not None and self._stopped is not None:
+                # uvicorn's own shutdown: stop listening, let answers in flight finish.
+                self._uvicorn.should_exit = True
+                with anyio.move_on_after(SHUTDOWN_TIMEOUT):
+                    await self._stopped.wait()
+            if not (self._stopped is not None and self._stopped.is_set()):
+                if self._uvicorn is not None:
+                    self._uvicorn.force_exit = True
+                task_group.cancel_scope.cancel()
+        try:
+            await task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+
+    @contextlib.contextmanager
+    def run_in_thread(self) -> Iterator[ScriptedModelServer]:
+        """Runs the server in a thread with its own event loop until the block ends."""
+        with (
+            start_blocking_portal(name="brainjar-scripted-model") as portal,
+            portal.wrap_async_context_manager(self) as server,
+        ):
+            yield server
+
+    async def _serve(self, sock: socket.socket, *, task_status: TaskStatus[None]) -> None:
+        config = uvicorn.Config(
+            _app(self),
+            lifespan="off",
+            ws="none",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        )
+        self._uvicorn = _Uvicorn(config, on_started=task_status.started)
+        try:
+            await self._uvicorn.serve(sockets=[sock])
+        finally:
+            assert self._stopped is not None
+            self._stopped.set()
+
+    async def _chat(self, request: Request, protocol: Protocol) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _error(protocol, 400, "scripted model: the request body is not a JSON object")
+        scripted = ScriptedRequest(
+            protocol=protocol,
+            path=request.url.path,
+            body=body,
+            step=count_assistant_messages(body.get("messages") or []),
+        )
+        self.requests.append(scripted)
+        try:
+            step = self.model.step_for(scripted)
+        except ScriptExhausted as exc:
+            return _error(protocol, 500, str(exc))
+        except Exception as exc:
+            return _error(protocol, 500, f"scripted model: the script function raised {exc!r}")
+        if step.delay > 0 and not await _pause(request, step.delay):
+            return Response(status_code=499)  # the client is gone; nobody reads this
+        if isinstance(step, Fail):
+            return _error(protocol, step.status, step.message)
+        name = self.model_name
+        if protocol == "openai":
+            if scripted.stream:
+                return StreamingResponse(
+                    _sse(openai_chunks(step, scripted, model=name)),
+                    media_type="text/event-stream",
+                )
+            return JSONResponse(openai_completion(step, scripted, model=name))
+        if scripted.stream:
+            return StreamingResponse(
+                _ndjson(ollama_chunks(step, scripted, model=name)),
+                media_type="application/x-ndjson",
+            )
+        return JSONResponse(ollama_response(step, scripted, model=name))
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn that reports readiness and leaves signals to its owner."""
+
+    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # A test helper must not take Ctrl-C from its host; the CLI listens itself.
+        yield
+
+
+def _error(protocol: Protocol, status: int, message: str) -> Response:
+    body = openai_error(status, message) if protocol == "openai" else ollama_error(message)
+    return JSONResponse(body, status_code=status)
+
+
+async def _pause(request: Request, seconds: float) -> bool:
+    """Waits ``seconds``; False as soon as the client disconnects."""
+    gone = False
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            nonlocal gone
+            while True:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    gone = True
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(watch)
+        await anyio.sleep(seconds)
+        tg.cancel_scope.cancel()
+    return not gone
+
+
+async def _sse(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[str]:
+    for chunk in chunks:
+        yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+async def _ndjson(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[str]:
+    for chunk in chunks:
+        yield json.dumps(chunk, ensure_ascii=False) + "\n"
+
+
+def _app(server: ScriptedModelServer) -> Starlette:
+    name = server.model_name
+    details = {
+        "parent_model": "",
+        "format": "gguf",
+        "family": "scripted",
+        "families": ["scripted"],
+        "parameter_size": "0",
+        "quantization_level": "none",
+    }
+
+    async def openai_chat(request: Request) -> Response:
+        return await server._chat(request, "openai")
+
+    async def ollama_chat(request: Request) -> Response:
+        return await server._chat(request, "ollama")
+
+    async def models(_: Request) -> Response:
+        model = {"id": name, "object": "model", "created": 0, "owned_by": "brainjar"}
+        return JSONResponse({"object": "list", "data": [model]})
+
+    async def tags(_: Request) -> Response:
+        model = {
+            "name": name,
+            "model": name,
+            "modified_at": "2025-01-01T00:00:00Z",
+            "size": 0,
+            "digest": "0" * 64,
+            "details": details,
+        }
+        return JSONResponse({"models": [model]})
+
+    async def version(_: Request) -> Response:
+        return JSONResponse({"version": OLLAMA_VERSION})
+
+    async def show(_: Request) -> Response:
+        return JSONResponse(
+            {
+                "modelfile": "",
+                "parameters": "",
+                "template": "",
+                "details": details,
+                "model_info": {},
+                "capabilities": ["completion", "tools"],
+                "modified_at": "2025-01-01T00:00:00Z",
+            }
+        )
+
+    async def root(_: Request) -> Response:
+        return PlainTextResponse("Ollama is running")
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", openai_chat, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+            Route("/api/chat", ollama_chat, methods=["POST"]),
+            Route("/api/tags", tags, methods=["GET"]),
+            Route("/api/version", version, methods=["GET"]),
+            Route("/api/show", show, methods=["POST"]),
+            Route("/", root, methods=["GET", "HEAD"]),
+        ]
+    )

@@ -1,0 +1,192 @@
+"""OpenAIClient against the scripted model server on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from brainjar import Message, ModelClient, ModelError, ToolCall, ToolSpec
+from brainjar._messages import ModelResponse, ModelTextDelta
+from brainjar.models._openai import OpenAIClient
+from brainjar.testing import ScriptedModelServer, call, calls, fail, reply
+
+USER = [Message(role="user", content="What is 1 + 2?")]
+ADD = ToolSpec(
+    name="add",
+    description="Adds two numbers.",
+    parameters={"type": "object", "properties": {"a": {"type": "number"}}},
+)
+
+
+async def _turn(
+    client: ModelClient,
+    messages: Sequence[Message] = USER,
+    *,
+    tools: Sequence[ToolSpec] = (ADD,),
+    parameters: Mapping[str, Any] | None = None,
+) -> tuple[list[str], ModelResponse]:
+    deltas: list[str] = []
+    responses: list[ModelResponse] = []
+    async for item in client.stream(messages, tools=tools, parameters=parameters or {}):
+        if isinstance(item, ModelTextDelta):
+            assert not responses, "a delta after the response"
+            deltas.append(item.text)
+        else:
+            responses.append(item)
+    assert len(responses) == 1
+    return deltas, responses[0]
+
+
+def _client(server: ScriptedModelServer, **kwargs: Any) -> OpenAIClient:
+    return OpenAIClient(base_url=server.openai_base_url, model="tiny", max_retries=0, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_text_streams_in_deltas_then_one_response() -> None:
+    async with ScriptedModelServer([reply("The answer is 3.")]) as server:
+        client = _client(server)
+        assert isinstance(client, ModelClient)
+        try:
+            deltas, response = await _turn(client)
+        finally:
+            await client.aclose()
+    assert deltas == ["The ", "answer ", "is ", "3."]
+    assert response.message == Message(role="assistant", content="The answer is 3.")
+    assert response.finish_reason == "stop"
+    assert response.usage.completion_tokens > 0 and response.usage.prompt_tokens > 0
+    body = server.requests[0].body
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["model"] == "tiny"
+    assert body["tools"] == [ADD.to_openai()]
+
+
+async def test_one_tool_call() -> None:
+    async with ScriptedModelServer([call("add", {"a": 1, "b": 2})]) as server:
+        client = _client(server)
+        try:
+            deltas, response = await _turn(client)
+        finally:
+            await client.aclose()
+    assert deltas == []
+    assert response.message.tool_calls == (
+        ToolCall(id="call_0_0", name="add", arguments='{"a": 1, "b": 2}'),
+    )
+    assert response.finish_reason == "tool_calls"
+
+
+async def test_parallel_calls_and_malformed_arguments_kept_as_text() -> None:
+    script = [calls(call("add", {"a": 1}), call("add", '{"a": 3,', id="mine"), text="Let me see.")]
+    async with ScriptedModelServer(script) as server:
+        client = _client(server)
+        try:
+            deltas, response = await _turn(client)
+        finally:
+            await client.aclose()
+    assert "".join(deltas) == "Let me see." == response.message.content
+    assert response.message.tool_calls == (
+        ToolCall(id="call_0_0", name="add", arguments='{"a": 1}'),
+        ToolCall(id="mine", name="add", arguments='{"a": 3,'),
+    )
+
+
+async def test_calls_without_ids_get_ids() -> None:
+    script = [calls(call("add", {"a": 1}, id=""), call("add", {"a": 2}, id=""))]
+    async with ScriptedModelServer(script) as server:
+        client = _client(server)
+        try:
+            _, response = await _turn(client)
+        finally:
+            await client.aclose()
+    ids = [c.id for c in response.message.tool_calls]
+    assert all(ids) and len(set(ids)) == 2
+    assert [c.arguments for c in response.message.tool_calls] == ['{"a": 1}', '{"a": 2}']
+
+
+async def test_history_is_sent_with_empty_content_never_null() -> None:
+    # llama.cpp's server answers 500 to an assistant message whose content is null.
+    history = [
+        Message(role="system", content="Be brief."),
+        *USER,
+        Message(
+            role="assistant",
+            tool_calls=(ToolCall(id="c1", name="add", arguments='{"a": 1}'),),
+        ),
+        Message(role="tool", content="3", tool_call_id="c1", name="add"),
+    ]
+    async with ScriptedModelServer([call("x"), reply("3")]) as server:
+        client = _client(server)
+        try:
+            _, response = await _turn(client, history)
+        finally:
+            await client.aclose()
+    assert response.message.content == "3"
+    sent = server.requests[0].messages
+    assert sent[2] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+        ],
+    }
+    assert sent[3] == {"role": "tool", "content": "3", "tool_call_id": "c1"}
+    assert all(m["content"] is not None for m in sent)
+
+
+async def test_parameters_and_no_tools() -> None:
+    parameters = {"temperature": 0, "max_tokens": 5, "seed": 1, "stop": ["\n"], "top_k": 3}
+    async with ScriptedModelServer([reply("a"), reply("b")]) as server:
+        client = _client(server)
+        try:
+            await _turn(client, tools=(), parameters={**parameters, "tool_choice": "required"})
+            await _turn(client, parameters={"tool_choice": "add"})
+        finally:
+            await client.aclose()
+    plain, chosen = (r.body for r in server.requests)
+    assert "tools" not in plain and "tool_choice" not in plain
+    assert {k: plain[k] for k in parameters} == parameters
+    assert chosen["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+
+
+async def test_server_down_names_the_url() -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    client = OpenAIClient(base_url=url, model="tiny", max_retries=0)
+    try:
+        with pytest.raises(ModelError) as caught:
+            await _turn(client)
+    finally:
+        await client.aclose()
+    assert url in str(caught.value)
+    assert f"is the model server running at {url}?" in str(caught.value)
+
+
+async def test_http_error_becomes_model_error() -> None:
+    async with ScriptedModelServer([fail(500, "model crashed")]) as server:
+        client = _client(server)
+        try:
+            with pytest.raises(ModelError) as caught:
+                await _turn(client)
+        finally:
+            await client.aclose()
+    message = str(caught.value)
+    assert "HTTP 500" in message and "model crashed" in message
+    assert server.openai_base_url in message
+
+
+async def test_exhausted_script_and_timeout_become_model_errors() -> None:
+    async with ScriptedModelServer([reply("late", delay=60)]) as server:
+        client = _client(server, timeout=0.2)
+        try:
+            with pytest.raises(ModelError, match=r"did not answer within 0\.2s"):
+                await _turn(client)
+            with pytest.raises(ModelError, match="script has 1 steps"):
+                await _turn(client, [*USER, Message(role="assistant", content="x")])
+        finally:
+            await client.aclose()
