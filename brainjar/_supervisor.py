@@ -146,7 +146,7 @@ class SupervisedProcess:
 
     async def _run(self, *, task_status: TaskStatus[None]) -> None:
         """Runs the command until cancelled, restarting it by the policy."""
-        error = await self._run_once(task_status=task_status, first=True)
+        error = await self._run_once(task_status=task_status)
         if error is not None:  # the first start failed: supervise() raises it
             self.state = "failed"
             raise error
@@ -160,7 +160,7 @@ class SupervisedProcess:
             await anyio.sleep(delay)
             self.restarts += 1
             self._restart_times.append(time.monotonic())
-            error = await self._run_once(task_status=None, first=False)
+            error = await self._run_once(task_status=None)
             if error is not None:
                 self._say(str(error).splitlines()[0])
 
@@ -196,10 +196,11 @@ class SupervisedProcess:
         self.state = "failed"
         self._say(f"gave up: {reason}")
 
-    async def _run_once(
-        self, *, task_status: TaskStatus[None] | None, first: bool
-    ) -> ProcessError | None:
-        """Starts the command once and waits for its exit (None) or a start error."""
+    async def _run_once(self, *, task_status: TaskStatus[None] | None) -> ProcessError | None:
+        """Starts the command once and waits for its exit (None) or a start error.
+
+        After a start error ``_last_code`` stays None: "did not get ready".
+        """
         self._last_code = None
         error: ProcessError | None = None
         started = time.monotonic()
@@ -229,8 +230,6 @@ class SupervisedProcess:
             )
         finally:
             self._process = None
-        if error is not None and not first:
-            self._last_code = None
         return error
 
     async def _wait_ready(self, process: Process, *, started: float) -> ProcessError | None:
