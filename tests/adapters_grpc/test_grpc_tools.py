@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -13,9 +13,6 @@ from typing import Any
 import anyio
 import grpc
 import pytest
-
-from brainjar._errors import TransportError
-from brainjar._tool import Tool, ToolResult
 from brainjar.adapters.grpc import (
     Channel,
     GrpcToolSource,
@@ -27,7 +24,20 @@ from brainjar.adapters.grpc import (
     serve_grpc,
 )
 
+from brainjar._errors import TransportError
+from brainjar._tool import Tool, ToolResult
+
 WAIT = 10.0
+POLL = 0.02
+
+
+async def eventually(predicate: Callable[[], bool]) -> None:
+    """Waits, within WAIT, until ``predicate`` holds."""
+    with anyio.fail_after(WAIT):
+        while True:
+            if predicate():
+                return
+            await anyio.sleep(POLL)
 
 
 async def _echo(arguments: dict[str, Any]) -> ToolResult:
@@ -55,6 +65,10 @@ TOOLS = [
 ]
 
 
+def _plain(port: int) -> Channel:
+    return Channel(target=f"127.0.0.1:{port}")
+
+
 @asynccontextmanager
 async def serving(
     tools: Sequence[Tool] = TOOLS, *, tls: TlsFiles | None = None, **kwargs: Any
@@ -69,18 +83,15 @@ async def serving(
 
 
 async def test_list_call_and_watch() -> None:
-    async with serving() as (server, port):
-        async with GrpcToolSource(Channel(target=f"127.0.0.1:{port}")) as source:
-            assert [t.name for t in source.tools()] == ["echo", "big", "slow"]
-            echo = source.tools()[0]
-            assert echo.parameters["required"] == ["text"]
-            result = await echo.call({"text": "hi"})
-            assert result == ToolResult(content="hi")
-            server.current.append(_tool("late", _echo, {"text": {"type": "string"}}))  # type: ignore[attr-defined]
-            server.notify_if_changed()
-            with anyio.fail_after(WAIT):
-                while "late" not in [t.name for t in source.tools()]:
-                    await anyio.sleep(0.02)
+    async with serving() as (server, port), GrpcToolSource(_plain(port)) as source:
+        assert [t.name for t in source.tools()] == ["echo", "big", "slow"]
+        echo = source.tools()[0]
+        assert echo.parameters["required"] == ["text"]
+        result = await echo.call({"text": "hi"})
+        assert result == ToolResult(content="hi")
+        server.current.append(_tool("late", _echo, {"text": {"type": "string"}}))  # type: ignore[attr-defined]
+        server.notify_if_changed()
+        await eventually(lambda: "late" in [t.name for t in source.tools()])
 
 
 async def test_token_is_required_and_proven() -> None:
@@ -107,40 +118,37 @@ async def test_token_is_required_and_proven() -> None:
 
 async def test_limits_give_clear_errors() -> None:
     limits = Limits(max_argument_bytes=200, max_result_bytes=100, call_timeout=0.2)
-    async with serving(limits=limits) as (_, port):
-        async with GrpcToolSource(Channel(target=f"127.0.0.1:{port}")) as source:
-            echo, big, slow = source.tools()
-            result = await echo.call({"text": "x" * 500})
-            assert result.is_error and "RESOURCE_EXHAUSTED" in result.content
-            assert "limits.max_argument_bytes" in result.content
-            result = await big.call({"size": 1000})
-            assert result.is_error and "RESOURCE_EXHAUSTED" in result.content
-            assert "limits.max_result_bytes" in result.content
-            result = await echo.call({"text": 5})
-            assert result.is_error and "INVALID_ARGUMENT" in result.content
-            result = await slow.call({})
-            assert result.is_error and "DEADLINE_EXCEEDED" in result.content
-            assert (await big.call({"size": 10})).content == "x" * 10
+    async with serving(limits=limits) as (_, port), GrpcToolSource(_plain(port)) as source:
+        echo, big, slow = source.tools()
+        result = await echo.call({"text": "x" * 500})
+        assert result.is_error and "RESOURCE_EXHAUSTED" in result.content
+        assert "limits.max_argument_bytes" in result.content
+        result = await big.call({"size": 1000})
+        assert result.is_error and "RESOURCE_EXHAUSTED" in result.content
+        assert "limits.max_result_bytes" in result.content
+        result = await echo.call({"text": 5})
+        assert result.is_error and "INVALID_ARGUMENT" in result.content
+        result = await slow.call({})
+        assert result.is_error and "DEADLINE_EXCEEDED" in result.content
+        assert (await big.call({"size": 10})).content == "x" * 10
 
 
 async def test_concurrent_calls_per_client_are_limited() -> None:
-    async with serving(limits=Limits(max_concurrent_calls=2, call_timeout=5)) as (_, port):
-        async with GrpcToolSource(Channel(target=f"127.0.0.1:{port}")) as source:
-            slow = source.tools()[2]
-            results: list[ToolResult] = []
+    limits = Limits(max_concurrent_calls=2, call_timeout=5)
+    async with serving(limits=limits) as (_, port), GrpcToolSource(_plain(port)) as source:
+        slow = source.tools()[2]
+        results: list[ToolResult] = []
 
-            async def call() -> None:
-                results.append(await slow.call({}))
+        async def call() -> None:
+            results.append(await slow.call({}))
 
-            async with anyio.create_task_group() as tg:
-                for _ in range(3):
-                    tg.start_soon(call)
-                with anyio.fail_after(WAIT):
-                    while not results:
-                        await anyio.sleep(0.02)
-                tg.cancel_scope.cancel()
-            assert "RESOURCE_EXHAUSTED" in results[0].content
-            assert "max_concurrent_calls" in results[0].content
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(call)
+            await eventually(lambda: bool(results))
+            tg.cancel_scope.cancel()
+        assert "RESOURCE_EXHAUSTED" in results[0].content
+        assert "max_concurrent_calls" in results[0].content
 
 
 def _self_signed(tmp: Path) -> TlsFiles:
