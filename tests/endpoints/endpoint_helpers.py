@@ -1,0 +1,126 @@
+"""A jar behind the scripted model, served by one of its HTTP endpoints, for the tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from brainjar import Tool, ToolResult
+from brainjar._jar import Jar
+from brainjar._manifest import HttpEndpointConfig
+from brainjar._toolset import StaticSource
+from brainjar.endpoints import HttpEndpoint, ollama_endpoint, openai_endpoint
+from brainjar.protocols import ToolSource
+from brainjar.testing import ScriptedModel, ScriptedModelServer, Step, call, reply
+
+# One tool call, then the answer: what every client below should see the jar do.
+ADD_THEN_ANSWER: list[Step] = [call("add", {"a": 2, "b": 3}), reply("The sum is 5.")]
+ANSWER = "The sum is 5."
+
+MANIFEST = """\
+apiVersion: brainjar.dev/v1
+kind: Jar
+metadata: {{name: adder}}
+spec:
+  model: {{backend: openai, endpoint: "{endpoint}", name: scripted, system: be brief}}
+  tools:
+    - langchain: endpoint_tools:add
+  loop: {{transcripts: false}}
+"""
+
+
+@dataclass
+class Served:
+    """A served jar: the endpoint's URL, the jar, and the scripted model behind it."""
+
+    url: str
+    jar: Jar
+    model: ScriptedModelServer
+    endpoint: HttpEndpoint
+
+    @property
+    def root(self) -> str:
+        """``http://host:port``, without the OpenAI ``/v1``."""
+        return self.url.removesuffix("/v1")
+
+    def tool_results(self) -> list[str]:
+        """What the model was told its tool calls gave, in its last request."""
+        return [m["content"] for m in self.model.requests[-1].messages if m["role"] == "tool"]
+
+
+@asynccontextmanager
+async def served(
+    tmp_path: Path,
+    script: Sequence[Step] = ADD_THEN_ANSWER,
+    *,
+    kind: str = "openai",
+    repeat: bool = False,
+    sources: Sequence[ToolSource] = (),
+    max_body: int | None = None,
+    log: Any = None,
+    **http: Any,
+) -> AsyncIterator[Served]:
+    """Runs the scripted model, a jar over it, and the jar's ``kind`` endpoint."""
+    async with ScriptedModelServer(ScriptedModel(script, repeat=repeat)) as model:
+        path = tmp_path / "jar.yaml"
+        path.write_text(MANIFEST.format(endpoint=model.openai_base_url))
+        config = HttpEndpointConfig(port=0, **http)
+        factory = openai_endpoint if kind == "openai" else ollama_endpoint
+        extra: dict[str, Any] = {"log": log}
+        if max_body is not None:
+            extra["max_body"] = max_body
+        endpoint = factory(config, **extra)
+        async with Jar.load(path, extra_sources=list(sources)) as jar:
+            async with anyio.create_task_group() as tg:
+                url = await tg.start(endpoint.serve, jar)
+                try:
+                    yield Served(url=url, jar=jar, model=model, endpoint=endpoint)
+                finally:
+                    tg.cancel_scope.cancel()
+
+
+class Gate:
+    """A tool that waits until the test opens it, and says when it started and was cancelled."""
+
+    def __init__(self, name: str = "slow") -> None:
+        self.started = anyio.Event()
+        self.opened = anyio.Event()
+        self.cancelled = anyio.Event()
+        self.calls = 0
+        self.tool = Tool(
+            name=name,
+            description="waits for the test",
+            parameters={"type": "object", "properties": {}},
+            call=self._call,
+            source="test",
+        )
+
+    def source(self) -> StaticSource:
+        return StaticSource([self.tool], name="test")
+
+    async def _call(self, _: dict[str, Any]) -> ToolResult:
+        self.calls += 1
+        self.started.set()
+        try:
+            await self.opened.wait()
+        except anyio.get_cancelled_exc_class():
+            self.cancelled.set()
+            raise
+        return ToolResult(content="opened")
+
+
+def sse_events(text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """A raw SSE body's data objects and comment lines."""
+    data, comments = [], []
+    for line in text.splitlines():
+        if line.startswith("data: ") and line != "data: [DONE]":
+            data.append(json.loads(line[6:]))
+        elif line.startswith(":"):
+            comments.append(line)
+    return data, comments
