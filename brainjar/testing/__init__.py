@@ -6,7 +6,8 @@ Ollama ``/api/chat`` protocols and answers from a script::
     from brainjar.testing import ScriptedModelServer, call, reply
 
     async with ScriptedModelServer([call("add", {"a": 1, "b": 2}), reply("3")]) as server:
-        client = OpenAIClient(base_url=server.openai_base_url, model="scripted")
+        client = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="-")
+        ...  # or ollama.AsyncClient(host=server.url)
 
 Each conversation walks the script on its own: a request's step is the number
 of assistant messages it already holds. ``python -m brainjar.testing

@@ -28,7 +28,7 @@ __all__ = [
     "reply",
 ]
 
-Protocol = Literal["openai", "ollama"]
+WireProtocol = Literal["openai", "ollama"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +158,7 @@ class ScriptedRequest:
         step: the conversation's step index: assistant messages in ``messages``.
     """
 
-    protocol: Protocol
+    protocol: WireProtocol
     path: str
     body: dict[str, Any]
     step: int
@@ -224,7 +224,10 @@ class ScriptedModel:
             ScriptExhausted: the conversation is past the script's end.
         """
         if self._function is not None:
-            return self._function(request)
+            step = self._function(request)
+            if not isinstance(step, Reply | CallTools | Fail):
+                raise TypeError(f"the script function returned {step!r}, not a step")
+            return step
         k = request.step
         if k >= len(self.steps):
             if not self.repeat:

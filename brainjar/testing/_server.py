@@ -20,12 +20,12 @@ from starlette.routing import Route
 
 from ._script import (
     Fail,
-    Protocol,
     ScriptedModel,
     ScriptedRequest,
     ScriptExhausted,
     ScriptFunction,
     Step,
+    WireProtocol,
     count_assistant_messages,
 )
 from ._wire import (
@@ -55,7 +55,9 @@ class ScriptedModelServer:
     ``async with ScriptedModelServer([reply("hi")]) as server:`` starts it on a
     free port; ``server.openai_base_url`` and ``server.url`` (Ollama's host) reach
     it. From synchronous code, ``with server.run_in_thread():`` runs it in a
-    thread of its own.
+    thread of its own. Enter and leave it in the same task: a pytest-asyncio
+    fixture sets up and tears down in different tasks, so a fixture should use
+    ``run_in_thread()`` (async clients reach that server just as well).
 
     Endpoints: ``POST /v1/chat/completions`` and ``GET /v1/models``; ``POST
     /api/chat``, ``GET /api/tags``, ``GET /api/version``, ``POST /api/show``.
@@ -174,7 +176,7 @@ class ScriptedModelServer:
             assert self._stopped is not None
             self._stopped.set()
 
-    async def _chat(self, request: Request, protocol: Protocol) -> Response:
+    async def _chat(self, request: Request, protocol: WireProtocol) -> Response:
         try:
             body = await request.json()
         except ValueError:
@@ -232,7 +234,7 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-def _error(protocol: Protocol, status: int, message: str) -> Response:
+def _error(protocol: WireProtocol, status: int, message: str) -> Response:
     body = openai_error(status, message) if protocol == "openai" else ollama_error(message)
     return JSONResponse(body, status_code=status)
 

@@ -56,8 +56,8 @@ def _history(k: int) -> list[dict[str, object]]:
 
 async def test_openai_async_not_streamed(server: ScriptedModelServer) -> None:
     async with _openai(server) as client:
-        first = await client.chat.completions.create(model="m", messages=_history(0))  # type: ignore[arg-type]
-        last = await client.chat.completions.create(model="m", messages=_history(2))  # type: ignore[arg-type]
+        first = await client.chat.completions.create(model="m", messages=_history(0))
+        last = await client.chat.completions.create(model="m", messages=_history(2))
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
@@ -74,7 +74,7 @@ async def test_openai_async_streamed_parallel_calls(server: ScriptedModelServer)
     async with _openai(server) as client:
         stream = await client.chat.completions.create(
             model="m",
-            messages=_history(1),  # type: ignore[arg-type]
+            messages=_history(1),
             stream=True,
             stream_options={"include_usage": True},
         )
@@ -102,7 +102,7 @@ async def test_openai_streamed_text_in_deltas(server: ScriptedModelServer) -> No
     async with _openai(server) as client:
         stream = await client.chat.completions.create(
             model="m",
-            messages=_history(2),  # type: ignore[arg-type]
+            messages=_history(2),
             stream=True,
         )
         deltas = [c.choices[0].delta.content async for c in stream if c.choices]
@@ -116,8 +116,8 @@ def test_openai_sync_client_and_run_in_thread() -> None:
         ScriptedModelServer([reply("hello there")]).run_in_thread() as server,
         openai.OpenAI(base_url=server.openai_base_url, api_key="x", max_retries=0) as client,
     ):
-        answer = client.chat.completions.create(model="m", messages=USER)  # type: ignore[arg-type]
-        stream = client.chat.completions.create(model="m", messages=USER, stream=True)  # type: ignore[arg-type]
+        answer = client.chat.completions.create(model="m", messages=USER)
+        stream = client.chat.completions.create(model="m", messages=USER, stream=True)
         streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         assert [m.id for m in client.models.list()] == ["scripted"]
     assert answer.choices[0].message.content == "hello there"
@@ -190,13 +190,13 @@ async def test_concurrent_conversations_walk_the_script_independently() -> None:
 
         async def conversation(n: int) -> None:
             messages: list[dict[str, object]] = [{"role": "user", "content": f"question {n}"}]
-            first = await client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
+            first = await client.chat.completions.create(model="m", messages=messages)
             calls_ = first.choices[0].message.tool_calls or []
             messages.append(
                 {"role": "assistant", "content": "", "tool_calls": [c.model_dump() for c in calls_]}
             )
             messages.append({"role": "tool", "tool_call_id": calls_[0].id, "content": "2"})
-            second = await client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
+            second = await client.chat.completions.create(model="m", messages=messages)
             answers[n] = [calls_[0].function.name, second.choices[0].message.content or ""]
 
         with anyio.fail_after(LIMIT):
@@ -211,7 +211,7 @@ async def test_exhausted_script_answers_500_with_the_reason() -> None:
     async with ScriptedModelServer([reply("only")]) as server:
         async with _openai(server) as client:
             with pytest.raises(openai.InternalServerError) as caught:
-                await client.chat.completions.create(model="m", messages=_history(1))  # type: ignore[arg-type]
+                await client.chat.completions.create(model="m", messages=_history(1))
         async with ollama.AsyncClient(host=server.url) as oclient:
             with pytest.raises(ollama.ResponseError) as ocaught:
                 await oclient.chat(model="m", messages=_history(1), stream=False)
@@ -223,9 +223,9 @@ async def test_exhausted_script_answers_500_with_the_reason() -> None:
 async def test_repeat_wraps_around_and_fail_gives_the_status() -> None:
     model = ScriptedModel([reply("a"), fail(503, "overloaded")], repeat=True)
     async with ScriptedModelServer(model) as server, _openai(server) as client:
-        again = await client.chat.completions.create(model="m", messages=_history(2))  # type: ignore[arg-type]
+        again = await client.chat.completions.create(model="m", messages=_history(2))
         with pytest.raises(openai.APIStatusError) as caught:
-            await client.chat.completions.create(model="m", messages=_history(3))  # type: ignore[arg-type]
+            await client.chat.completions.create(model="m", messages=_history(3))
     assert again.choices[0].message.content == "a"
     assert caught.value.status_code == 503 and "overloaded" in str(caught.value)
 
@@ -241,7 +241,7 @@ async def test_a_function_script_sees_the_request() -> None:
     async with ScriptedModelServer(script) as server, _openai(server) as client:
         answer = await client.chat.completions.create(
             model="mine", messages=_history(1), tools=tools
-        )  # type: ignore[arg-type, list-item]
+        )
     assert answer.choices[0].message.content == "openai step 1 tools 1"
     assert seen[0].model == "mine" and seen[0].stream is False
     assert seen[0].path == "/v1/chat/completions"
@@ -267,7 +267,7 @@ async def test_recorded_requests_hold_the_body_in_order() -> None:
 
 async def test_call_without_id_is_sent_without_one() -> None:
     async with ScriptedModelServer([call("add", {}, id="")]) as server, _openai(server) as client:
-        answer = await client.chat.completions.create(model="m", messages=USER)  # type: ignore[arg-type]
+        answer = await client.chat.completions.create(model="m", messages=USER)
     assert server.requests[0].body["messages"] == USER
     raw = answer.choices[0].message.tool_calls
     assert raw is not None and getattr(raw[0], "id", None) is None
@@ -280,5 +280,5 @@ async def test_delayed_step_and_a_client_that_gives_up() -> None:
         _openai(server, timeout=0.2) as client,
     ):
         with pytest.raises(openai.APITimeoutError):
-            await client.chat.completions.create(model="m", messages=USER)  # type: ignore[arg-type]
+            await client.chat.completions.create(model="m", messages=USER)
     assert len(server.requests) == 1
