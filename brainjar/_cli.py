@@ -140,7 +140,6 @@ async def _answer(jar: Jar, prompt: str, *, as_json: bool) -> int:
 
 
 async def _chat(jar: Jar, *, as_json: bool) -> int:
-    import anyio
 
     from ._messages import Message
     from ._render import JsonRenderer, TerminalRenderer
@@ -152,9 +151,8 @@ async def _chat(jar: Jar, *, as_json: bool) -> int:
     print(f"{jar.name} is ready; tools: {names}. Ctrl-D ends.", file=sys.stderr)
     try:
         while True:
-            try:
-                line = await anyio.to_thread.run_sync(lambda: input("> "), abandon_on_cancel=True)
-            except EOFError:
+            line = await _read_line("> ")
+            if line is None:
                 print(file=sys.stderr)
                 return 0
             if not line.strip():
@@ -166,6 +164,38 @@ async def _chat(jar: Jar, *, as_json: bool) -> int:
         if transcript is not None:
             transcript.close()
             print(f"transcript: {transcript.path}", file=sys.stderr)
+
+
+async def _read_line(prompt: str) -> str | None:
+    """One line from stdin, or None at its end.
+
+    The read blocks in a daemon thread of its own: after Ctrl-C the interpreter
+    must exit without waiting for a line that never comes (a worker thread of
+    anyio's would hold the exit until stdin closes).
+    """
+    import threading
+
+    import anyio
+    import anyio.from_thread
+    import anyio.lowlevel
+
+    done = anyio.Event()
+    token = anyio.lowlevel.current_token()
+    result: list[str | None] = []
+
+    def read() -> None:
+        try:
+            result.append(input(prompt))
+        except EOFError:
+            result.append(None)
+        try:
+            anyio.from_thread.run_sync(done.set, token=token)
+        except RuntimeError:
+            pass  # the loop has gone: nobody waits for this line
+
+    threading.Thread(target=read, name="brainjar-stdin", daemon=True).start()
+    await done.wait()
+    return result[0]
 
 
 async def _serve(jar: Jar, err: Any, *, as_json: bool) -> int:
@@ -262,6 +292,94 @@ def tools(
 
 
 # feature commands (each imports its implementation lazily)
+
+
+@app.command("serve-tools")
+def serve_tools(
+    manifest: ManifestArg,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON event per line")] = False,
+) -> None:
+    """Serve a ToolService manifest's tools over gRPC (and MCP), announced by mDNS."""
+    from ._errors import ManifestError
+    from ._toolservice_run import load_tool_service
+
+    try:
+        service = load_tool_service(manifest)
+    except ManifestError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+
+    def show(event: dict[str, Any]) -> None:
+        if as_json:
+            print(json.dumps(event), flush=True)
+        elif event["type"] in ("listening", "announced", "goodbye"):
+            detail = event.get("url") or event.get("name")
+            print(f"{service.metadata.name}: {event['type']} {detail}", file=sys.stderr)
+
+    async def main() -> int:
+        import signal
+        from functools import partial
+
+        import anyio
+
+        from ._toolservice_run import serve_tools as run
+
+        base = manifest.parent.resolve()
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with anyio.create_task_group() as tg:
+                await tg.start(partial(run, service, base_dir=base, on_event=show))
+                show({"type": "ready"})
+                async for _ in signals:  # stop gracefully: goodbye, finish calls, close
+                    tg.cancel_scope.cancel()
+                    break
+        show({"type": "stopped"})
+        return 0
+
+    _run_async(main)
+
+
+@app.command()
+def discover(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON snapshots")] = False,
+    interface: Annotated[
+        list[str] | None,
+        typer.Option("--interface", help="address or interface name to browse on, or all"),
+    ] = None,
+    loopback: Annotated[bool, typer.Option("--loopback", help="browse on 127.0.0.1")] = False,
+    selector: Annotated[
+        list[str] | None, typer.Option("--selector", "-l", help="label=value to match")
+    ] = None,
+    allow: Annotated[list[str] | None, typer.Option(help="instance names to trust")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="BRAINJAR_TOKEN", help="token services must prove")
+    ] = None,
+    static: Annotated[list[str] | None, typer.Option(help="host:port to check too")] = None,
+    file: Annotated[Path | None, typer.Option(help="a file of host:port lines")] = None,
+    wait: Annotated[float, typer.Option(help="--json: seconds to browse first")] = 3.0,
+    follow: Annotated[bool, typer.Option(help="--json: a snapshot per change")] = False,
+) -> None:
+    """Show the tool services on the network (default: loopback only) and who is trusted."""
+    from ._manifest import DiscoverConfig
+
+    pairs = [item.partition("=") for item in selector or []]
+    if any(not sep for _, sep, _ in pairs):
+        raise _fail("--selector takes label=value, e.g. --selector team=docs", EXIT_USAGE)
+    interfaces = [*(interface or []), *(["127.0.0.1"] if loopback else [])]
+    config = DiscoverConfig(
+        selector={k: v for k, _, v in pairs},
+        allow=allow or [],
+        token=token,
+        static=static or [],
+        file=file,
+        interfaces=interfaces or None,
+    )
+
+    async def main() -> int:
+        from brainjar.registry._view import discover as run
+
+        code: int = await run(config, as_json=as_json, wait=wait, follow=follow)
+        return code
+
+    _run_async(main)
 
 
 def main() -> None:

@@ -216,10 +216,15 @@ class DiscoverConfig(_Strict):
     token: str | None = Field(default=None, description="bearer token services must accept")
     static: list[str] = Field(default=[], description="host:port of services to use as well")
     file: Path | None = Field(default=None, description="a file of host:port lines, re-read")
-    interfaces: list[str] | None = Field(default=None, description="where to browse mDNS")
+    interfaces: list[str] | None = Field(
+        default=None,
+        description="addresses or interface names to browse mDNS on, or [all]; "
+        "default: loopback only (127.0.0.1)",
+    )
     multicast: bool = True
+    ca: Path | None = Field(default=None, description="PEM certificates to trust for TLS services")
 
-    @field_validator("file")
+    @field_validator("file", "ca")
     @classmethod
     def _file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolve(value, info)

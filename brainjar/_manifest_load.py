@@ -24,6 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from ._errors import ManifestError
 from ._manifest import API_VERSION, JarManifest
+from ._toolservice import ToolServiceManifest
 
 __all__ = ["KINDS", "interpolate", "load_manifest", "load_yaml", "validate_document"]
 
@@ -32,7 +33,7 @@ Loc = tuple[str | int, ...]
 Positions = dict[Loc, tuple[int, int]]
 
 # Every kind of document brainjar reads; registry/ adds ToolService.
-KINDS: dict[str, type[BaseModel]] = {"Jar": JarManifest}
+KINDS: dict[str, type[BaseModel]] = {"Jar": JarManifest, "ToolService": ToolServiceManifest}
 
 # Marks, at the end of a path, the position of a scalar value rather than its key.
 VALUE = -1

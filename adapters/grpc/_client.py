@@ -45,17 +45,19 @@ class Channel:
         target: ``host:port``.
         token: the bearer token to send, or None.
         ca: PEM certificates to trust; set means TLS.
+        tls: speak TLS, trusting the system's certificates unless ``ca`` is given.
         server_name: the name the certificate must carry, if not the host's.
     """
 
     target: str
     token: str | None = None
     ca: bytes | None = None
+    tls: bool = False
     server_name: str | None = None
 
     def open(self) -> grpc.aio.Channel:
         """A new channel (the caller closes it)."""
-        if self.ca is None:
+        if self.ca is None and not self.tls:
             return grpc.aio.insecure_channel(self.target)
         options = [("grpc.ssl_target_name_override", self.server_name)] if self.server_name else []
         credentials = grpc.ssl_channel_credentials(root_certificates=self.ca)

@@ -1,0 +1,214 @@
+"""``brainjar serve-tools``: a ToolService manifest's tools over gRPC (and MCP), announced.
+
+Start: open the tools, listen on gRPC (and MCP streamable HTTP), then announce.
+While running: when the tool list changes, watchers are told and the TXT record
+is announced anew. Stop (cancellation, SIGTERM, SIGINT): say goodbye on mDNS,
+refuse new calls, let calls in flight finish within ``stop_grace``, then close.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ._errors import ManifestError
+from ._manifest_load import load_manifest
+from ._sources import build_sources
+from ._tool import Tool, ToolResult
+from ._toolservice import LimitsConfig, ToolServiceManifest
+from ._toolset import ToolSet
+
+__all__ = ["limited_tools", "load_tool_service", "serve_tools"]
+
+# How often the tool list is compared with what was last announced.
+ANNOUNCE_POLL = 0.5
+
+Event = dict[str, Any]
+
+
+def load_tool_service(path: str | Path) -> ToolServiceManifest:
+    """Reads a manifest of kind ToolService.
+
+    Raises:
+        ManifestError: the file is not a valid ToolService manifest.
+    """
+    manifest = load_manifest(path)
+    if not isinstance(manifest, ToolServiceManifest):
+        raise ManifestError(
+            f"{path}: this is a {type(manifest).__name__}, not a ToolService; "
+            "serve a jar with brainjar run, or write kind: ToolService"
+        )
+    return manifest
+
+
+def limited_tools(tools: Sequence[Tool], limits: LimitsConfig) -> list[Tool]:
+    """The tools with the service's limits around each call, as error results.
+
+    gRPC enforces the limits with status codes; this is the same for MCP.
+    """
+
+    def wrap(tool: Tool) -> Tool:
+        async def call(arguments: dict[str, Any]) -> ToolResult:
+            size = len(json.dumps(arguments).encode())
+            if size > limits.max_argument_bytes:
+                return ToolResult.error(
+                    f"RESOURCE_EXHAUSTED: the arguments of {tool.name} are {size} bytes; "
+                    f"the service takes at most {limits.max_argument_bytes}"
+                )
+            with anyio.move_on_after(limits.call_timeout):
+                result = ToolResult.of(await tool.call(arguments))
+                size = len(result.content.encode())
+                if size > limits.max_result_bytes:
+                    return ToolResult.error(
+                        f"RESOURCE_EXHAUSTED: the result of {tool.name} is {size} bytes; "
+                        f"the service sends at most {limits.max_result_bytes}"
+                    )
+                return result
+            return ToolResult.error(
+                f"DEADLINE_EXCEEDED: {tool.name} did not finish within {limits.call_timeout:g}s"
+            )
+
+        return replace(tool, call=call)
+
+    return [wrap(t) for t in tools]
+
+
+async def serve_tools(
+    manifest: ToolServiceManifest,
+    *,
+    base_dir: Path,
+    on_event: Callable[[Event], None] = lambda event: None,
+    task_status: TaskStatus[dict[str, int]] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serves a ToolService until cancelled; reports its ports once announced.
+
+    Args:
+        manifest: what to serve.
+        base_dir: the manifest's folder.
+        on_event: gets ``listening``, ``announced``, ``tools``, ``goodbye``, ``stopped``.
+        task_status: receives ``{"grpc": port, "mcp": port}`` when ready.
+    """
+    from brainjar.adapters.grpc import Limits, TlsFiles, ToolServer, serve_grpc
+
+    spec, name = manifest.spec, manifest.metadata.name
+    tls = None
+    if spec.tls is not None:
+        tls = TlsFiles(cert=spec.tls.cert.read_bytes(), key=spec.tls.key.read_bytes())
+    lim = spec.limits
+    toolset = ToolSet(build_sources(spec.tools, base_dir=base_dir))
+    async with toolset:
+        server = ToolServer(
+            tools=toolset.tools,
+            instance=name,
+            labels=manifest.metadata.labels,
+            token=spec.token,
+            limits=Limits(
+                max_argument_bytes=lim.max_argument_bytes,
+                max_result_bytes=lim.max_result_bytes,
+                call_timeout=lim.call_timeout,
+                max_concurrent_calls=lim.max_concurrent_calls,
+            ),
+        )
+        async with anyio.create_task_group() as tg:
+            port = await tg.start(
+                partial(
+                    serve_grpc,
+                    server,
+                    host=spec.host,
+                    port=spec.grpc.port,
+                    tls=tls,
+                    grace=spec.stop_grace,
+                )
+            )
+            scheme = "grpcs" if tls else "grpc"
+            on_event(
+                {"type": "listening", "transport": "grpc", "url": f"{scheme}://{spec.host}:{port}"}
+            )
+            if spec.mcp is not None:
+                from brainjar.adapters.mcp import serve_tools_http
+
+                url = await tg.start(
+                    partial(
+                        serve_tools_http,
+                        lambda: limited_tools(toolset.tools(), lim),
+                        host=spec.host,
+                        port=spec.mcp.port,
+                        path=spec.mcp.path,
+                        name=name,
+                        version=manifest.metadata.version,
+                        token=spec.token,
+                    )
+                )
+                server.ports["mcp"] = int(str(url).rsplit(":", 1)[1].split("/", 1)[0])
+                on_event({"type": "listening", "transport": "mcp", "url": str(url)})
+            on_event(
+                {
+                    "type": "tools",
+                    "tools": [t.name for t in toolset.tools()],
+                    "digest": server.digest(),
+                }
+            )
+            if spec.announce.enabled:
+                await tg.start(_announce, server, manifest, on_event)
+            task_status.started(dict(server.ports))
+
+
+async def _announce(
+    server: Any,
+    manifest: ToolServiceManifest,
+    on_event: Callable[[Event], None],
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    from brainjar.adapters.grpc import PROTOCOL_VERSION
+    from brainjar.registry import Announcer, txt_properties
+
+    spec = manifest.spec
+
+    def properties() -> dict[str, str]:
+        props: dict[str, str] = txt_properties(
+            version=PROTOCOL_VERSION,
+            ports=server.ports,
+            digest=server.digest(),
+            labels=manifest.metadata.labels,
+            tls=spec.tls is not None,
+            token=spec.token is not None,
+            mcp_path=spec.mcp.path if spec.mcp else None,
+        )
+        return props
+
+    announcer = Announcer(
+        manifest.metadata.name,
+        port=server.ports["grpc"],
+        properties=properties(),
+        interfaces=spec.announce.interfaces,
+    )
+    try:
+        async with announcer:
+            # A name taken on the network was changed; the service answers to the new one.
+            server.instance = announcer.instance
+            on_event(
+                {
+                    "type": "announced",
+                    "name": announcer.instance,
+                    "addresses": announcer.interfaces.addresses,
+                }
+            )
+            task_status.started()
+            while True:
+                await anyio.sleep(ANNOUNCE_POLL)
+                fresh = properties()
+                if fresh != announcer.properties:
+                    await announcer.update(fresh)
+                    on_event(
+                        {"type": "announced", "name": announcer.instance, "digest": fresh["digest"]}
+                    )
+    finally:
+        on_event({"type": "goodbye", "name": announcer.instance})

@@ -1,0 +1,219 @@
+"""The tools of discovered services, as one tool source that follows the live table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+from types import TracebackType
+from typing import Self
+
+import anyio
+import anyio.abc
+from brainjar.adapters.grpc import Channel, GrpcToolSource
+
+from brainjar._errors import BrainjarError, DiscoveryError
+from brainjar._manifest import DiscoverConfig, McpServerConfig
+from brainjar._tool import Tool
+from brainjar.protocols import ToolSource
+
+from ._browser import browse
+from ._interfaces import resolve_interfaces
+from ._registry import HEALTH_FAILURES, HEALTH_INTERVAL, Policy, Registry
+from ._static import static_sightings, watch_file
+from ._table import Service
+
+__all__ = ["DiscoverSource", "policy_from_config", "source_from_manifest", "start_feeds"]
+
+log = logging.getLogger("brainjar.registry")
+
+# How long opening waits for static and file entries to be admitted (mDNS ones come later).
+ADMIT_WAIT = 5.0
+
+
+def policy_from_config(config: DiscoverConfig) -> Policy:
+    """The trust policy a discover entry asks for.
+
+    Raises:
+        DiscoveryError: the ``ca`` file cannot be read.
+    """
+    ca = None
+    if config.ca is not None:
+        try:
+            ca = config.ca.read_bytes()
+        except OSError as exc:
+            raise DiscoveryError(f"cannot read the ca file {config.ca}: {exc}") from None
+    return Policy(selector=config.selector, allow=config.allow, token=config.token or None, ca=ca)
+
+
+async def start_feeds(registry: Registry, config: DiscoverConfig, tg: anyio.abc.TaskGroup) -> None:
+    """Starts the registry and feeds it from mDNS, static entries and the file.
+
+    Raises:
+        DiscoveryError: a static entry or an interface is wrong (before anything starts).
+    """
+    listed = static_sightings(config.static)
+    if config.multicast:
+        resolve_interfaces(config.interfaces)  # a wrong name fails here, not in a task
+    await tg.start(registry.run)
+    for sighting in listed:
+        registry.seen(sighting)
+    if config.file is not None:
+        await tg.start(watch_file, config.file, registry.seen, registry.gone)
+    if config.multicast:
+        await tg.start(partial(browse, registry.seen, registry.gone, interfaces=config.interfaces))
+
+
+class DiscoverSource:
+    """The tools of every trusted service that matches the selector, as they come and go.
+
+    ``tools()`` is the union of the services' tools, as each names them; when two
+    services offer one name, the first admitted keeps it (give the entry a
+    ``prefix``, or narrow the selector). A call to a service that left fails as
+    a tool error.
+
+    Args:
+        config: the manifest's ``discover`` entry.
+        health_interval: seconds between health checks.
+        health_failures: failed checks before a silent service is removed.
+    """
+
+    def __init__(
+        self,
+        config: DiscoverConfig,
+        *,
+        health_interval: float = HEALTH_INTERVAL,
+        health_failures: int = HEALTH_FAILURES,
+    ) -> None:
+        self.config = config
+        self.registry = Registry(
+            policy_from_config(config),
+            health_interval=health_interval,
+            health_failures=health_failures,
+        )
+        self._sources: dict[str, ToolSource] = {}
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._warned: set[tuple[str, str]] = set()
+
+    @property
+    def name(self) -> str:
+        selector = ",".join(f"{k}={v}" for k, v in sorted(self.config.selector.items()))
+        return f"discover:{selector or '*'}"
+
+    def tools(self) -> Sequence[Tool]:
+        seen: dict[str, Tool] = {}
+        for source in list(self._sources.values()):
+            for tool in source.tools():
+                if tool.name not in seen:
+                    seen[tool.name] = tool
+                elif (tool.name, source.name) not in self._warned:
+                    self._warned.add((tool.name, source.name))
+                    log.warning(
+                        "tool %r of %s is left out: %s offers one of that name "
+                        "(give the discover entry a prefix, or narrow its selector)",
+                        tool.name,
+                        source.name,
+                        seen[tool.name].source,
+                    )
+        return list(seen.values())
+
+    async def __aenter__(self) -> Self:
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        try:
+            await start_feeds(self.registry, self.config, tg)
+            tg.start_soon(self._follow)
+            with anyio.move_on_after(ADMIT_WAIT):
+                await self._settled()
+        except BaseException as exc:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._tg = tg
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
+
+    async def _settled(self) -> None:
+        """Waits until no listed entry is being checked and every usable one is open."""
+        version = -1
+        while True:
+            rows = self.registry.services()
+            listed = [r for r in rows if r.sighting.origin != "mdns"]
+            usable = {r.sighting.key for r in rows if r.status == "ok"}
+            if all(r.status != "checking" for r in listed) and usable <= self._opened():
+                return
+            version = await self.registry.wait_changed(version)
+
+    def _opened(self) -> set[str]:
+        return set(self._sources)
+
+    async def _follow(self) -> None:
+        version = -1
+        async with anyio.create_task_group() as tg:
+            while True:
+                wanted = {s.sighting.key: s for s in self.registry.usable()}
+                for key in set(self._scopes) - set(wanted):
+                    self._scopes[key].cancel()
+                for key in set(wanted) - set(self._scopes):
+                    self._scopes[key] = anyio.CancelScope()
+                    tg.start_soon(self._hold, wanted[key], self._scopes[key])
+                version = await self.registry.wait_changed(version)
+
+    async def _hold(self, row: Service, scope: anyio.CancelScope) -> None:
+        key = row.sighting.key
+        try:
+            with scope:
+                source = self._source_for(row)
+                if source is None:
+                    return
+                try:
+                    async with source:
+                        self._sources[key] = source
+                        self.registry.touch()
+                        log.info("%s: tools %s", source.name, [t.name for t in source.tools()])
+                        await anyio.sleep_forever()
+                except BrainjarError as exc:
+                    log.warning("cannot use the tools of %s: %s", row.name, exc)
+        finally:
+            self._sources.pop(key, None)
+            if self._scopes.get(key) is scope:
+                del self._scopes[key]
+
+    def _source_for(self, row: Service) -> ToolSource | None:
+        s, policy = row.sighting, self.registry.policy
+        if self.config.transport == "grpc":
+            channel = Channel(
+                target=s.target, token=policy.token, ca=policy.ca, tls=s.tls or bool(policy.ca)
+            )
+            grpc_source: ToolSource = GrpcToolSource(channel, name=f"grpc:{row.name}@{s.target}")
+            return grpc_source
+        port = (row.description.ports if row.description else {}).get("mcp") or s.mcp_port
+        if not port:
+            log.warning("%s offers no MCP transport; it is left out", row.name)
+            return None
+        from brainjar.adapters.mcp import source_from_manifest as mcp_source
+
+        headers = {"Authorization": f"Bearer {policy.token}"} if policy.token else {}
+        url = f"http://{s.host}:{port}{s.mcp_path}"
+        mcp: ToolSource = mcp_source(McpServerConfig(url=url, headers=headers, name=row.name))
+        return mcp
+
+
+def source_from_manifest(config: DiscoverConfig) -> DiscoverSource:
+    """The tool source of a manifest's ``discover`` entry.
+
+    mDNS is browsed on ``config.interfaces``, by default loopback only
+    (``127.0.0.1``): a jar sees its network's services only when told where.
+    """
+    return DiscoverSource(config)
