@@ -8,6 +8,8 @@ Heavy modules are imported inside the commands so that `brainjar --help` is fast
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -146,12 +148,13 @@ async def _chat(jar: Jar, *, as_json: bool) -> int:
 
     render = JsonRenderer() if as_json else TerminalRenderer()
     history: list[Message] = []
+    stdin = _StdinLines()
     transcript = jar.new_transcript()
     names = ", ".join(t.name for t in jar.tools()) or "none"
     print(f"{jar.name} is ready; tools: {names}. Ctrl-D ends.", file=sys.stderr)
     try:
         while True:
-            line = await _read_line("> ")
+            line = await stdin.readline("> ")
             if line is None:
                 print(file=sys.stderr)
                 return 0
@@ -166,36 +169,34 @@ async def _chat(jar: Jar, *, as_json: bool) -> int:
             print(f"transcript: {transcript.path}", file=sys.stderr)
 
 
-async def _read_line(prompt: str) -> str | None:
-    """One line from stdin, or None at its end.
+class _StdinLines:
+    """Lines from stdin, read on the event loop.
 
-    The read blocks in a daemon thread of its own: after Ctrl-C the interpreter
-    must exit without waiting for a line that never comes (a worker thread of
-    anyio's would hold the exit until stdin closes).
+    No thread blocks on stdin: after Ctrl-C the interpreter must exit at once,
+    and a thread parked in ``input()`` would hold the exit (or, as a daemon,
+    abort it while it holds stdin's lock).
     """
-    import threading
 
-    import anyio
-    import anyio.from_thread
-    import anyio.lowlevel
+    def __init__(self) -> None:
+        self.fd = sys.stdin.fileno()
+        self.buffer = b""
+        self.regular_file = stat.S_ISREG(os.fstat(self.fd).st_mode)  # epoll cannot watch these
 
-    done = anyio.Event()
-    token = anyio.lowlevel.current_token()
-    result: list[str | None] = []
+    async def readline(self, prompt: str) -> str | None:
+        import anyio
 
-    def read() -> None:
-        try:
-            result.append(input(prompt))
-        except EOFError:
-            result.append(None)
-        try:
-            anyio.from_thread.run_sync(done.set, token=token)
-        except RuntimeError:
-            pass  # the loop has gone: nobody waits for this line
-
-    threading.Thread(target=read, name="brainjar-stdin", daemon=True).start()
-    await done.wait()
-    return result[0]
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        while b"\n" not in self.buffer:
+            if not self.regular_file:
+                await anyio.wait_readable(self.fd)
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                line, self.buffer = self.buffer, b""
+                return line.decode(errors="replace") if line else None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode(errors="replace")
 
 
 async def _serve(jar: Jar, err: Any, *, as_json: bool) -> int:

@@ -112,8 +112,9 @@ class Jar:
         stack, self._stack = self._stack, None
         self._client = None
         if stack is not None:
-            with anyio.CancelScope(shield=True):
-                await stack.__aexit__(exc_type, exc, tb)
+            # No shield here: the stack holds task groups that must exit in their own
+            # scopes; the supervisor and the sources shield their own teardown.
+            await stack.__aexit__(exc_type, exc, tb)
 
     def tools(self) -> list[Tool]:
         """The tools the jar offers now."""
