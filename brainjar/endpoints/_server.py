@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import socket
 import time
 from collections.abc import Callable, Generator
@@ -160,7 +161,7 @@ def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
         log_level=logging.WARNING,
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=int(STOP_GRACE),
+        timeout_graceful_shutdown=math.ceil(STOP_GRACE),
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from anyio.abc import TaskStatus
 
 from brainjar import Tool, ToolResult
 from brainjar._jar import Jar
@@ -43,6 +44,12 @@ class Served:
     jar: Jar
     model: ScriptedModelServer
     endpoint: HttpEndpoint
+    stop_scope: anyio.CancelScope
+    stopped: anyio.Event
+
+    def stop(self) -> None:
+        """Cancels the endpoint, as Ctrl-C does; ``stopped`` is set once it returned."""
+        self.stop_scope.cancel()
 
     @property
     def root(self) -> str:
@@ -76,13 +83,30 @@ async def served(
         if max_body is not None:
             extra["max_body"] = max_body
         endpoint = factory(config, **extra)
+        stop_scope = anyio.CancelScope()
+        stopped = anyio.Event()
+
+        async def run(*, task_status: TaskStatus[str]) -> None:
+            try:
+                with stop_scope:
+                    await endpoint.serve(jar, task_status=task_status)
+            finally:
+                stopped.set()
+
         async with Jar.load(path, extra_sources=list(sources)) as jar:
             async with anyio.create_task_group() as tg:
-                url = await tg.start(endpoint.serve, jar)
+                url = await tg.start(run)
                 try:
-                    yield Served(url=url, jar=jar, model=model, endpoint=endpoint)
+                    yield Served(
+                        url=url,
+                        jar=jar,
+                        model=model,
+                        endpoint=endpoint,
+                        stop_scope=stop_scope,
+                        stopped=stopped,
+                    )
                 finally:
-                    tg.cancel_scope.cancel()
+                    stop_scope.cancel()
 
 
 class Gate:

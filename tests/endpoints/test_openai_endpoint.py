@@ -36,7 +36,9 @@ async def test_async_sdk_streams_the_answer_as_content_deltas(tmp_path: Path) ->
                 model="adder", messages=[{"role": "user", "content": "2 + 3?"}], stream=True
             )
             chunks = [chunk async for chunk in stream]
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
     assert len(pieces) > 1 and "".join(pieces) == ANSWER
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert jar.tool_results() == ["5"]
