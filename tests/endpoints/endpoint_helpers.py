@@ -93,20 +93,22 @@ async def served(
             finally:
                 stopped.set()
 
-        async with Jar.load(path, extra_sources=list(sources)) as jar:
-            async with anyio.create_task_group() as tg:
-                url = await tg.start(run)
-                try:
-                    yield Served(
-                        url=url,
-                        jar=jar,
-                        model=model,
-                        endpoint=endpoint,
-                        stop_scope=stop_scope,
-                        stopped=stopped,
-                    )
-                finally:
-                    stop_scope.cancel()
+        async with (
+            Jar.load(path, extra_sources=list(sources)) as jar,
+            anyio.create_task_group() as tg,
+        ):
+            url = await tg.start(run)
+            try:
+                yield Served(
+                    url=url,
+                    jar=jar,
+                    model=model,
+                    endpoint=endpoint,
+                    stop_scope=stop_scope,
+                    stopped=stopped,
+                )
+            finally:
+                stop_scope.cancel()
 
 
 class Gate:

@@ -1,4 +1,4 @@
-"""Limits and failures, in each API's own error layout: bodies, names, tokens, load, time, clients that go."""
+"""Limits and failures in each API's own error layout: bodies, tokens, load, time, hang-ups."""
 
 from __future__ import annotations
 
@@ -147,46 +147,47 @@ async def test_a_client_that_goes_away_cancels_its_loop_and_tool_call(
     tmp_path: Path, stream: bool
 ) -> None:
     gate = Gate()
-    async with served(tmp_path, SLOW, sources=[gate.source()]) as jar:
-        async with httpx.AsyncClient() as http:
-            with anyio.fail_after(10):
-                async with anyio.create_task_group() as tg:
+    async with served(tmp_path, SLOW, sources=[gate.source()]) as jar, httpx.AsyncClient() as http:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
 
-                    async def ask() -> None:
-                        body = {**CHAT, "stream": stream}
-                        async with http.stream("POST", jar.url + "/chat/completions", json=body):
-                            await anyio.sleep_forever()
+                async def ask() -> None:
+                    body = {**CHAT, "stream": stream}
+                    async with http.stream("POST", jar.url + "/chat/completions", json=body):
+                        await anyio.sleep_forever()
 
-                    tg.start_soon(ask)
-                    await gate.started.wait()
-                    tg.cancel_scope.cancel()  # the client hangs up mid-conversation
-                await gate.cancelled.wait()  # ... and the tool call sees it
-                assert (await http.get(jar.root + "/readyz")).json()["running"] == 0
+                tg.start_soon(ask)
+                await gate.started.wait()
+                tg.cancel_scope.cancel()  # the client hangs up mid-conversation
+            await gate.cancelled.wait()  # ... and the tool call sees it
+            assert (await http.get(jar.root + "/readyz")).json()["running"] == 0
     assert gate.calls == 1
 
 
 async def test_request_timeout_is_504_or_an_error_event_mid_stream(tmp_path: Path) -> None:
     gate = Gate()
-    async with served(
-        tmp_path, SLOW, repeat=True, sources=[gate.source()], request_timeout=0.5
-    ) as jar:
-        async with openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client:
-            with anyio.fail_after(10):
-                with pytest.raises(openai.InternalServerError) as caught:
-                    await client.chat.completions.create(**CHAT)
-                assert caught.value.status_code == 504 and caught.value.code == "timeout"
-                stream = await client.chat.completions.create(**CHAT, stream=True)
-                with pytest.raises(openai.APIError, match="request_timeout"):
-                    async for _ in stream:
-                        pass
+    async with (
+        served(tmp_path, SLOW, repeat=True, sources=[gate.source()], request_timeout=0.5) as jar,
+        openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client,
+    ):
+        with anyio.fail_after(10):
+            with pytest.raises(openai.InternalServerError) as caught:
+                await client.chat.completions.create(**CHAT)
+            assert caught.value.status_code == 504 and caught.value.code == "timeout"
+            stream = await client.chat.completions.create(**CHAT, stream=True)
+            with pytest.raises(openai.APIError, match="request_timeout"):
+                async for _ in stream:
+                    pass
     assert gate.cancelled.is_set()
 
 
 async def test_a_failing_model_is_502_model_error(tmp_path: Path) -> None:
-    async with served(tmp_path, [fail(400, "no such luck")]) as jar:
-        async with openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client:
-            with pytest.raises(openai.APIStatusError) as caught:
-                await client.chat.completions.create(**CHAT)
+    async with (
+        served(tmp_path, [fail(400, "no such luck")]) as jar,
+        openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client,
+    ):
+        with pytest.raises(openai.APIStatusError) as caught:
+            await client.chat.completions.create(**CHAT)
     assert caught.value.status_code == 502 and caught.value.code == "model_error"
     assert "no such luck" in caught.value.message
 
@@ -253,19 +254,15 @@ async def test_a_port_in_use_is_a_transport_error_that_says_so(tmp_path: Path) -
 
 async def test_health_readiness_and_the_request_log(tmp_path: Path) -> None:
     records: list[dict[str, Any]] = []
-    async with served(tmp_path, kind="ollama", log=records.append) as jar:
-        async with httpx.AsyncClient(base_url=jar.url) as http:
-            assert (await http.get("/healthz")).json() == {"status": "ok"}
-            ready = (await http.get("/readyz")).json()
-            assert ready == {
-                "status": "ready",
-                "model": "adder",
-                "tools": 1,
-                "running": 0,
-                "queued": 0,
-            }
-            await http.post("/api/chat", json={**CHAT, "stream": False})
-            await http.post("/api/chat", json={**CHAT, "model": "other"})
+    async with (
+        served(tmp_path, kind="ollama", log=records.append) as jar,
+        httpx.AsyncClient(base_url=jar.url) as http,
+    ):
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        ready = (await http.get("/readyz")).json()
+        assert ready == {"status": "ready", "model": "adder", "tools": 1, "running": 0, "queued": 0}
+        await http.post("/api/chat", json={**CHAT, "stream": False})
+        await http.post("/api/chat", json={**CHAT, "model": "other"})
     chat = [r for r in records if r["path"] == "/api/chat"]
     assert chat[0]["status"] == 200 and chat[0]["stop_reason"] == "answer" and chat[0]["steps"] == 2
     assert chat[0]["model"] == "adder" and chat[0]["stream"] is False and chat[0]["seconds"] > 0

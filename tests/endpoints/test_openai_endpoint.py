@@ -30,12 +30,14 @@ async def test_async_sdk_gets_the_answer_of_the_jars_own_tool_loop(tmp_path: Pat
 
 
 async def test_async_sdk_streams_the_answer_as_content_deltas(tmp_path: Path) -> None:
-    async with served(tmp_path) as jar:
-        async with openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client:
-            stream = await client.chat.completions.create(
-                model="adder", messages=[{"role": "user", "content": "2 + 3?"}], stream=True
-            )
-            chunks = [chunk async for chunk in stream]
+    async with (
+        served(tmp_path) as jar,
+        openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client,
+    ):
+        stream = await client.chat.completions.create(
+            model="adder", messages=[{"role": "user", "content": "2 + 3?"}], stream=True
+        )
+        chunks = [chunk async for chunk in stream]
     pieces = [
         c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
     ]
@@ -139,11 +141,13 @@ async def test_stream_shows_tool_activity_as_comments_or_on_request_as_chunks(
     assert activity == ["add", "add"]
 
 
-async def test_a_model_that_sends_no_deltas_still_streams_its_answer(tmp_path: Path) -> None:
-    async with served(tmp_path, [reply("in one piece", chunks=1)]) as jar:
-        async with openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client:
-            stream = await client.chat.completions.create(
-                model="adder", messages=[{"role": "user", "content": "hi"}], stream=True
-            )
-            text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+async def test_an_answer_in_one_piece_still_streams(tmp_path: Path) -> None:
+    async with (
+        served(tmp_path, [reply("in one piece", chunks=1)]) as jar,
+        openai.AsyncOpenAI(base_url=jar.url, api_key="-", max_retries=0) as client,
+    ):
+        stream = await client.chat.completions.create(
+            model="adder", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == "in one piece"
