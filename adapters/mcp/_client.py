@@ -154,19 +154,24 @@ class McpSource:
             try:
                 if await self._connect_once():
                     delay = BACKOFF_INITIAL  # it came up: the next failure starts over
-            except TimeoutError:
-                log.warning(
-                    "%s did not answer initialize and tools/list within %gs "
-                    "(its timeout); retrying in %gs",
-                    self.name,
-                    self.config.timeout,
-                    delay,
-                )
             except Exception as exc:  # every failure of a connection ends in a retry
-                log.warning("%s: cannot connect (%s); retrying in %gs", self.name, _why(exc), delay)
+                if _is_timeout(exc):
+                    log.warning(
+                        "%s did not answer initialize and tools/list within %gs "
+                        "(its timeout); retrying in %gs",
+                        self.name,
+                        self.config.timeout,
+                        delay,
+                    )
+                else:
+                    log.warning(
+                        "%s: cannot connect (%s); retrying in %gs", self.name, _why(exc), delay
+                    )
             finally:
                 self._session = None
-                self._connected = anyio.Event()
+                # Wake whoever waits on this attempt; they wait again on the next one.
+                ended, self._connected = self._connected, anyio.Event()
+                ended.set()
                 self._first_attempt.set()
             await anyio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX)
@@ -348,6 +353,12 @@ def _stderr() -> TextIO:
     except (AttributeError, OSError, ValueError):
         return sys.__stderr__ or sys.stderr
     return sys.stderr
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_is_timeout(e) for e in exc.exceptions)
+    return isinstance(exc, TimeoutError)
 
 
 def _why(exc: BaseException) -> str:

@@ -1,0 +1,178 @@
+"""MCP servers as tools: real servers over stdio, streamable HTTP and SSE."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp_support import TOY_SERVER, free_port, node_bin, pypi_bin, start_toy
+
+from brainjar import ToolError
+from brainjar._manifest import McpServerConfig
+from brainjar._tool import Tool
+from brainjar.adapters.mcp import McpSource, source_from_manifest
+
+# Limits on what each test waits for.
+CONNECT_LIMIT = 30.0
+TEST_LIMIT = 60.0
+
+
+def _toy(*args: str, timeout: float = 20.0) -> McpServerConfig:
+    return McpServerConfig(command=[sys.executable, str(TOY_SERVER), *args], timeout=timeout)
+
+
+def _tool(source: McpSource, name: str) -> Tool:
+    found = {t.name: t for t in source.tools()}
+    assert name in found, f"{name} not in {sorted(found)}"
+    return found[name]
+
+
+async def _until(condition: object, *, limit: float = CONNECT_LIMIT) -> None:
+    """Waits (polling) until ``condition()`` holds, failing after ``limit`` seconds."""
+    with anyio.fail_after(limit):
+        while not condition():  # type: ignore[operator]
+            await anyio.sleep(0.02)
+
+
+async def test_time_server_over_stdio() -> None:
+    config = McpServerConfig(command=[pypi_bin("mcp-server-time")])
+    async with source_from_manifest(config) as source:
+        assert source.name == "mcp:mcp-server-time"
+        assert {t.name for t in source.tools()} >= {"get_current_time", "convert_time"}
+        tool = _tool(source, "get_current_time")
+        assert tool.source == "mcp:mcp-server-time"
+        result = await tool.call({"timezone": "Europe/Paris"})
+        assert not result.is_error
+        assert json.loads(result.content)["timezone"] == "Europe/Paris"
+        bad = await tool.call({"timezone": "Nowhere/Atlantis"})
+        assert bad.is_error
+        assert "Nowhere/Atlantis" in bad.content
+
+
+async def test_everything_server_maps_text_images_and_structured_content() -> None:
+    config = McpServerConfig(command=[node_bin("mcp-server-everything")], name="everything")
+    async with McpSource(config) as source:
+        assert source.name == "mcp:everything"
+        echo = await _tool(source, "echo").call({"message": "hello jar"})
+        assert echo.content == "Echo: hello jar"
+        image = await _tool(source, "get-tiny-image").call({})
+        assert "[image image/png, " in image.content and " bytes]" in image.content
+        structured = await _tool(source, "get-structured-content").call({"location": "Chicago"})
+        assert isinstance(structured.data, dict) and "temperature" in structured.data
+        assert json.loads(structured.content) == structured.data or structured.content
+
+
+async def test_memory_server_keeps_state_across_calls(tmp_path: Path) -> None:
+    memory_file = tmp_path / "memory.jsonl"
+    config = McpServerConfig(
+        command=[node_bin("mcp-server-memory")], env={"MEMORY_FILE_PATH": str(memory_file)}
+    )
+    async with McpSource(config) as source:
+        created = await _tool(source, "create_entities").call(
+            {"entities": [{"name": "brainjar", "entityType": "project", "observations": ["jars"]}]}
+        )
+        assert not created.is_error, created.content
+        graph = await _tool(source, "read_graph").call({})
+        assert "brainjar" in graph.content
+        assert source.connections == 1  # one session for both calls
+
+
+async def test_is_error_results_become_tool_errors() -> None:
+    async with McpSource(_toy()) as source:
+        result = await _tool(source, "refuse").call({"reason": "no way"})
+        assert result.is_error
+        assert result.content == "refused: no way"
+
+
+async def test_stateful_toy_counts_on_one_session() -> None:
+    async with McpSource(_toy()) as source:
+        bump = _tool(source, "bump")
+        assert [(await bump.call({})).content for _ in range(3)] == ["1", "2", "3"]
+
+
+async def test_server_killed_mid_call_gives_a_tool_error_then_restarts(tmp_path: Path) -> None:
+    mark = tmp_path / "sleeping"
+    with anyio.fail_after(TEST_LIMIT):
+        async with McpSource(_toy()) as source:
+            first_pid = int((await _tool(source, "pid").call({})).content)
+            outcome: list[BaseException | str] = []
+
+            async def long_call() -> None:
+                try:
+                    result = await _tool(source, "sleep").call({"seconds": 60, "mark": str(mark)})
+                    outcome.append(result.content)
+                except ToolError as exc:
+                    outcome.append(exc)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(long_call)
+                await _until(mark.exists)
+                os.kill(first_pid, signal.SIGKILL)
+            assert len(outcome) == 1 and isinstance(outcome[0], ToolError), outcome
+            assert "went away during the call to sleep" in str(outcome[0])
+            # The next call waits for the restarted server and works.
+            second_pid = int((await _tool(source, "pid").call({})).content)
+            assert second_pid != first_pid
+            assert source.connections == 2
+        with pytest.raises(ProcessLookupError):
+            os.kill(second_pid, 0)  # stopped in order when the source closed: no orphan
+
+
+async def test_http_server_that_starts_late_joins(toy_http: list) -> None:
+    port = free_port()
+    config = McpServerConfig(url=f"http://127.0.0.1:{port}/mcp", timeout=5)
+    with anyio.fail_after(TEST_LIMIT):
+        async with McpSource(config) as source:
+            assert source.name == f"mcp:127.0.0.1:{port}"
+            assert source.tools() == []  # not up yet: entering did not wait for it
+            toy_http.append(start_toy("--http", str(port)))
+            assert await source.wait_connected(limit=CONNECT_LIMIT)
+            bump = _tool(source, "bump")
+            assert (await bump.call({})).content == "1"
+            assert (await bump.call({})).content == "2"
+
+
+async def test_http_server_that_drops_is_reconnected(toy_http: list) -> None:
+    port = free_port()
+    config = McpServerConfig(url=f"http://127.0.0.1:{port}/mcp", timeout=5)
+    toy_http.append(start_toy("--http", str(port)))
+    with anyio.fail_after(TEST_LIMIT):
+        async with McpSource(config) as source:
+            assert await source.wait_connected(limit=CONNECT_LIMIT)
+            assert (await _tool(source, "bump").call({})).content == "1"
+            toy_http[0].kill()
+            toy_http[0].wait()
+            with pytest.raises(ToolError):
+                await _tool(source, "bump").call({})
+            toy_http.append(start_toy("--http", str(port)))
+            await _until(lambda: source.connections == 2)
+            assert (await _tool(source, "bump").call({})).content == "1"  # a new process
+
+
+async def test_sse_server(toy_http: list) -> None:
+    port = free_port()
+    toy_http.append(start_toy("--sse", str(port)))
+    config = McpServerConfig(url=f"http://127.0.0.1:{port}/sse", transport="sse", timeout=5)
+    with anyio.fail_after(TEST_LIMIT):
+        async with McpSource(config) as source:
+            assert await source.wait_connected(limit=CONNECT_LIMIT)
+            assert (await _tool(source, "bump").call({})).content == "1"
+
+
+async def test_server_that_hangs_on_tools_list_is_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="brainjar.mcp")
+    with anyio.fail_after(15):
+        async with McpSource(_toy("--hang-list", timeout=1)) as source:
+            assert source.tools() == []
+            assert not source.connected
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("did not answer initialize and tools/list within 1s" in m for m in messages)
+    assert any("not up yet" in m for m in messages)
