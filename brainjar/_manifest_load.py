@@ -227,9 +227,10 @@ def _data_loc(loc: tuple[int | str, ...], data: Any) -> Loc:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             out.append(part)
         elif isinstance(node, dict) and isinstance(part, str) and part not in _TAGS:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from .._errors import ModelError
 from .._manifest import ModelConfig, ProcessConfig
+from .._messages import Message, ModelResponse, ModelTextDelta, ToolSpec
 from ..protocols import ModelClient
+
+if TYPE_CHECKING:
+    from .._supervisor import ProcessSpec, SupervisedProcess
 
 __all__ = ["start_model"]
 
@@ -27,7 +33,7 @@ async def start_model(
         ProcessError: the process did not start or get ready.
         ManifestError: the weights cannot be found, or llama.cpp is not installed.
     """
-    from .._supervisor import ProcessSpec, supervise
+    from .._supervisor import supervise
 
     endpoint = config.endpoint
     spec: ProcessSpec | None = None
@@ -38,13 +44,50 @@ async def start_model(
         spec = llamacpp_process_spec(weights, n_ctx=config.context_size)
     elif config.process is not None:
         spec = _process_spec(config.process, backend=config.backend)
+    process: SupervisedProcess | None = None
     if spec is not None:
         process = await stack.enter_async_context(supervise(spec, log=log))
         base = process.url if config.backend == "ollama" else process.url + "/v1"
         endpoint = (endpoint or base).replace("{port}", str(process.port))
     client = _client(config, endpoint=endpoint or "")
     stack.push_async_callback(client.aclose)
-    return client
+    return client if process is None else _Supervised(client, process)
+
+
+class _Supervised:
+    """A client whose errors say what became of the model process behind it."""
+
+    def __init__(self, inner: ModelClient, process: SupervisedProcess) -> None:
+        self.inner = inner
+        self.process = process
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolSpec],
+        parameters: Mapping[str, Any],
+    ) -> AsyncIterator[ModelTextDelta | ModelResponse]:
+        try:
+            async for chunk in self.inner.stream(messages, tools=tools, parameters=parameters):
+                yield chunk
+        except ModelError as exc:
+            state = self.process.state
+            if state == "ready":
+                raise
+            tail = self.process.log_tail()[-8:]
+            why = f": {self.process.failure}" if self.process.failure else ""
+            raise ModelError(
+                f"{exc}\nthe model process is {state} (restarts: {self.process.restarts}){why}"
+                + (
+                    "\nlast lines of its log:\n" + "\n".join("  | " + x for x in tail)
+                    if tail and not why
+                    else ""
+                )
+            ) from exc
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:
@@ -62,7 +105,7 @@ def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:
     )
 
 
-def _process_spec(process: ProcessConfig, *, backend: str) -> object:
+def _process_spec(process: ProcessConfig, *, backend: str) -> ProcessSpec:
     from .._supervisor import ProcessSpec
 
     return ProcessSpec(
