@@ -7,6 +7,7 @@ validation context (``{"base_dir": Path}``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -236,24 +237,15 @@ class DiscoverTools(_Filters):
     discover: DiscoverConfig
 
 
-def _tool_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
-        for kind in ("langchain", "mcp", "discover"):
-            if kind in value:
-                return kind
-        return None
-    return getattr(value, "kind", None) or _kind_of_model(value)
+def _by_key(members: dict[str, type[BaseModel]]) -> Callable[[Any], str | None]:
+    """Tells the members of a union apart by the one key each has (``- mcp: {...}``)."""
 
+    def kind(value: Any) -> str | None:
+        if isinstance(value, dict):
+            return next((key for key in members if key in value), None)
+        return next((key for key, cls in members.items() if isinstance(value, cls)), None)
 
-def _kind_of_model(value: Any) -> str | None:
-    for cls, kind in (
-        (LangChainTools, "langchain"),
-        (McpTools, "mcp"),
-        (DiscoverTools, "discover"),
-    ):
-        if isinstance(value, cls):
-            return kind
-    return None
+    return kind
 
 
 ToolEntry = Annotated[
@@ -261,7 +253,7 @@ ToolEntry = Annotated[
     | Annotated[McpTools, Tag("mcp")]
     | Annotated[DiscoverTools, Tag("discover")],
     Discriminator(
-        _tool_kind,
+        _by_key({"langchain": LangChainTools, "mcp": McpTools, "discover": DiscoverTools}),
         custom_error_type="tool_kind",
         custom_error_message="a tool entry needs one of the keys langchain, mcp or discover",
     ),
@@ -321,27 +313,20 @@ class GrpcEndpoint(_Strict):
     grpc: GrpcEndpointConfig
 
 
-def _endpoint_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return next((k for k in ("openai", "ollama", "mcp", "grpc") if k in value), None)
-    for cls, kind in (
-        (OpenAIEndpoint, "openai"),
-        (OllamaEndpoint, "ollama"),
-        (McpEndpoint, "mcp"),
-        (GrpcEndpoint, "grpc"),
-    ):
-        if isinstance(value, cls):
-            return kind
-    return None
-
-
 EndpointEntry = Annotated[
     Annotated[OpenAIEndpoint, Tag("openai")]
     | Annotated[OllamaEndpoint, Tag("ollama")]
     | Annotated[McpEndpoint, Tag("mcp")]
     | Annotated[GrpcEndpoint, Tag("grpc")],
     Discriminator(
-        _endpoint_kind,
+        _by_key(
+            {
+                "openai": OpenAIEndpoint,
+                "ollama": OllamaEndpoint,
+                "mcp": McpEndpoint,
+                "grpc": GrpcEndpoint,
+            }
+        ),
         custom_error_type="endpoint_kind",
         custom_error_message="an endpoint needs one of the keys openai, ollama, mcp or grpc",
     ),
