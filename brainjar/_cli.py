@@ -295,6 +295,35 @@ def tools(
 # feature commands (each imports its implementation lazily)
 
 
+@app.command()
+def mcp(
+    manifest: ManifestArg,
+    transport: Annotated[
+        str, typer.Option(help="stdio (for IDEs) or http (streamable HTTP)")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="http: where to listen")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="http: the port; 0 picks a free one")] = 0,
+    path: Annotated[str, typer.Option(help="http: the MCP endpoint's path")] = "/mcp",
+) -> None:
+    """Serve the jar over MCP: its tools, and the jar itself as ask_<name>."""
+    if transport not in ("stdio", "http"):
+        raise _fail(f"--transport must be stdio or http, not {transport!r}", EXIT_USAGE)
+    _load(manifest)  # a bad manifest is a message and exit status 2, before anything starts
+
+    async def main() -> None:
+        from brainjar.adapters.mcp import serve_jar_mcp
+
+        await serve_jar_mcp(
+            manifest,
+            transport="http" if transport == "http" else "stdio",
+            host=host,
+            port=port,
+            path=path,
+        )
+
+    _run_async(main)
+
+
 @app.command("serve-tools")
 def serve_tools(
     manifest: ManifestArg,

@@ -1,10 +1,10 @@
 """A small MCP server (the SDK's MCPServer) that tests start, kill and restart.
 
-    python mcp_toy_server.py                 stdio
-    python mcp_toy_server.py --http PORT     streamable HTTP on 127.0.0.1:PORT/mcp
-    python mcp_toy_server.py --sse PORT      legacy SSE on 127.0.0.1:PORT/sse
-    --hang-list                              never answers tools/list
-    --pid-file FILE                          writes its pid there once it serves
+python mcp_toy_server.py                 stdio
+python mcp_toy_server.py --http PORT     streamable HTTP on 127.0.0.1:PORT/mcp
+python mcp_toy_server.py --sse PORT      legacy SSE on 127.0.0.1:PORT/sse
+--hang-list                              never answers tools/list
+--pid-file FILE                          writes its pid there once it serves
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def bump() -> int:
 async def sleep(seconds: float, mark: str = "") -> str:
     """Sleeps, then says so; first writes the file ``mark`` (if given) to say it began."""
     if mark:
-        Path(mark).write_text("sleeping")
+        await anyio.Path(mark).write_text("sleeping")
     await anyio.sleep(seconds)
     return f"slept {seconds}s"
 

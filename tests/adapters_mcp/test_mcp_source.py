@@ -11,16 +11,17 @@ from pathlib import Path
 
 import anyio
 import pytest
+from brainjar.adapters.mcp import McpSource, source_from_manifest
 from mcp_support import TOY_SERVER, free_port, node_bin, pypi_bin, start_toy
 
 from brainjar import ToolError
 from brainjar._manifest import McpServerConfig
 from brainjar._tool import Tool
-from brainjar.adapters.mcp import McpSource, source_from_manifest
 
 # Limits on what each test waits for.
 CONNECT_LIMIT = 30.0
 TEST_LIMIT = 60.0
+POLL_INTERVAL = 0.02
 
 
 def _toy(*args: str, timeout: float = 20.0) -> McpServerConfig:
@@ -34,10 +35,14 @@ def _tool(source: McpSource, name: str) -> Tool:
 
 
 async def _until(condition: object, *, limit: float = CONNECT_LIMIT) -> None:
-    """Waits (polling) until ``condition()`` holds, failing after ``limit`` seconds."""
+    """Waits until ``condition()`` holds, failing after ``limit`` seconds.
+
+    Polls: what it waits for happens in another process (a file appears) or is
+    a counter of the source, with no event to wait on.
+    """
     with anyio.fail_after(limit):
-        while not condition():  # type: ignore[operator]
-            await anyio.sleep(0.02)
+        while not condition():  # type: ignore[operator]  # noqa: ASYNC110
+            await anyio.sleep(POLL_INTERVAL)
 
 
 async def test_time_server_over_stdio() -> None:
