@@ -27,8 +27,11 @@ __all__ = ["DiscoverSource", "policy_from_config", "source_from_manifest", "star
 
 log = logging.getLogger("brainjar.registry")
 
-# How long opening waits for static and file entries to be admitted (mDNS ones come later).
+# How long opening waits for the entries seen so far to be admitted and opened.
 ADMIT_WAIT = 5.0
+# How long opening listens for mDNS answers first (responders answer within ~0.5 s),
+# so that `brainjar tools` and a jar's first step see the services already up.
+INITIAL_BROWSE = 1.0
 
 
 def policy_from_config(config: DiscoverConfig) -> Policy:
@@ -124,6 +127,8 @@ class DiscoverSource:
         try:
             await start_feeds(self.registry, self.config, tg)
             tg.start_soon(self._follow)
+            if self.config.multicast:
+                await anyio.sleep(INITIAL_BROWSE)  # a browse window, not a readiness wait
             with anyio.move_on_after(ADMIT_WAIT):
                 await self._settled()
         except BaseException as exc:
@@ -145,13 +150,12 @@ class DiscoverSource:
             await tg.__aexit__(None, None, None)
 
     async def _settled(self) -> None:
-        """Waits until no listed entry is being checked and every usable one is open."""
+        """Waits until no entry is being checked and every usable one is open."""
         version = -1
         while True:
             rows = self.registry.services()
-            listed = [r for r in rows if r.sighting.origin != "mdns"]
             usable = {r.sighting.key for r in rows if r.status == "ok"}
-            if all(r.status != "checking" for r in listed) and usable <= self._opened():
+            if all(r.status != "checking" for r in rows) and usable <= self._opened():
                 return
             version = await self.registry.wait_changed(version)
 
