@@ -40,6 +40,9 @@ STARTUP_TIMEOUT = 10.0
 STOP_GRACE = 10.0
 # uvicorn's own shutdown steps on top of the grace, before it is cut off.
 STOP_MARGIN = 2.0
+# How long an idle keep-alive connection stays open; longer than clients' pools
+# keep theirs, so a client rarely reuses a connection the server is closing.
+KEEP_ALIVE = 30
 
 AppBuilder = Callable[[EndpointState], ASGIApp]
 
@@ -162,6 +165,7 @@ def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=math.ceil(STOP_GRACE),
+        timeout_keep_alive=KEEP_ALIVE,
     )
 
 
@@ -170,8 +174,10 @@ async def _bind(host: str, port: int) -> socket.socket:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise TransportError(f"cannot listen on {host}:{port}: {exc}; use an IP address") from exc
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    # The protocol must be IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on such
+    # sockets, and without it each response waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)

@@ -1,0 +1,277 @@
+"""Load on a jar's OpenAI-compatible endpoint, beside the scripted model it runs on.
+
+Three processes on loopback: the scripted model (``python -m brainjar.testing``,
+script: one tool call, then a reply, repeated), the jar serving its OpenAI
+endpoint (this file with ``--serve``), and this process as the load: SESSIONS
+concurrent sessions, each sending one conversation after another for SECONDS.
+
+The same client (httpx) first measures the scripted model directly, then the
+jar. A jar conversation is two model round trips (tool call, then answer) plus
+the tool and the jar's own work, so the jar's added latency is reported as
+jar - 2 x model. Errors must be 0. Peak memory is the jar process's VmHWM.
+
+    python bench/bench_endpoints.py [--sessions 200] [--seconds 20] [--stream]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+SCRIPT = {
+    "steps": [{"call": {"name": "add", "arguments": {"a": 2, "b": 3}}}, {"reply": "It is 5."}],
+    "repeat": True,
+}
+MANIFEST = """\
+apiVersion: brainjar.dev/v1
+kind: Jar
+metadata: {{name: bench}}
+spec:
+  model: {{backend: openai, endpoint: "{endpoint}", name: scripted}}
+  loop: {{transcripts: false}}
+"""
+# How long a child process may take to print its URL.
+START_LIMIT = 30.0
+# Per-request limit of the load client: a request slower than this is an error.
+REQUEST_LIMIT = 60.0
+
+
+def serve_jar(manifest: str, sessions: int) -> None:
+    """The ``--serve`` mode: the jar and its OpenAI endpoint, until SIGTERM."""
+    from brainjar import Tool, ToolResult
+    from brainjar._jar import Jar
+    from brainjar._manifest import HttpEndpointConfig
+    from brainjar._toolset import StaticSource
+    from brainjar.endpoints import openai_endpoint
+
+    async def add(args: dict[str, Any]) -> ToolResult:
+        return ToolResult.of(args["a"] + args["b"])
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}
+    tool = Tool(name="add", description="Add two integers.", parameters=schema, call=add)
+    # Room for every session: the bench measures latency, not refusals.
+    config = HttpEndpointConfig(port=0, max_concurrency=sessions, max_queue=sessions)
+
+    async def main() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with (
+                Jar.load(manifest, extra_sources=[StaticSource([tool])]) as jar,
+                anyio.create_task_group() as tg,
+            ):
+                url = await tg.start(openai_endpoint(config).serve, jar)
+                print(url, flush=True)
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
+
+    anyio.run(main)
+
+
+def _start(argv: list[str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], START_LIMIT)
+    line = proc.stdout.readline().strip() if ready else ""
+    if not line:
+        proc.kill()
+        proc.wait()
+        raise SystemExit(f"{' '.join(argv[1:3])} did not start within {START_LIMIT:g} s")
+    return proc, line
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _load(
+    url: str,
+    body: dict[str, Any],
+    *,
+    sessions: int,
+    seconds: float,
+    stream: bool,
+    limit: int = 10**9,
+) -> tuple[list[float], int, float, list[str]]:
+    """``sessions`` clients sending one request after another, for ``seconds`` or ``limit``."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=sessions, max_keepalive_connections=sessions)
+    timeout = httpx.Timeout(REQUEST_LIMIT)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as http:
+        async with anyio.create_task_group() as tg:  # warm up: open every connection
+            for _ in range(sessions):
+                tg.start_soon(partial(http.post, url, json=body))
+        end = time.perf_counter() + seconds
+        began = time.perf_counter()
+
+        async def session() -> None:
+            while time.perf_counter() < end and len(latencies) + len(errors) < limit:
+                t = time.perf_counter()
+                try:
+                    if stream:
+                        async with http.stream("POST", url, json={**body, "stream": True}) as r:
+                            text = "".join([part async for part in r.aiter_text()])
+                            ok = r.status_code == 200 and "[DONE]" in text
+                    else:
+                        r = await http.post(url, json=body)
+                        ok = r.status_code == 200 and bool(r.json()["choices"])
+                except httpx.HTTPError as exc:
+                    ok, r = False, None
+                    errors.append(type(exc).__name__)
+                if ok:
+                    latencies.append(time.perf_counter() - t)
+                elif r is not None:
+                    errors.append(f"HTTP {r.status_code}")
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(sessions):
+                tg.start_soon(session)
+        elapsed = time.perf_counter() - began
+    return latencies, len(latencies), elapsed, errors
+
+
+def _q(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(len(s) * q))] * 1000 if s else float("nan")
+
+
+Result = tuple[list[float], int, float, list[str]]
+
+
+def _phase(
+    model_url: str, jar_url: str, *, sessions: int, seconds: float, stream: bool, limit: int
+) -> tuple[Result, Result]:
+    question = [{"role": "user", "content": "2 + 3?"}]
+    direct = anyio.run(
+        partial(
+            _load,
+            model_url + "/v1/chat/completions",
+            {"model": "scripted", "messages": question},
+            sessions=sessions,
+            seconds=seconds,
+            stream=False,
+            limit=limit,
+        )
+    )
+    served = anyio.run(
+        partial(
+            _load,
+            jar_url + "/chat/completions",
+            {"model": "bench", "messages": question},
+            sessions=sessions,
+            seconds=seconds,
+            stream=stream,
+            limit=limit,
+        )
+    )
+    return direct, served
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--sequential", type=int, default=300, help="requests, one at a time")
+    parser.add_argument("--stream", action="store_true", help="stream the jar's answers (SSE)")
+    parser.add_argument("--serve", metavar="MANIFEST", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_jar(args.serve, args.sessions)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "script.json"
+        script.write_text(json.dumps(SCRIPT))
+        model, model_url = _start([sys.executable, "-m", "brainjar.testing", str(script)])
+        try:
+            manifest = Path(tmp) / "bench.yaml"
+            manifest.write_text(MANIFEST.format(endpoint=model_url + "/v1"))
+            jar, jar_url = _start(
+                [
+                    sys.executable,
+                    __file__,
+                    "--serve",
+                    str(manifest),
+                    "--sessions",
+                    str(args.sessions),
+                ]
+            )
+            try:
+                one = _phase(
+                    model_url,
+                    jar_url,
+                    sessions=1,
+                    seconds=args.seconds,
+                    stream=args.stream,
+                    limit=args.sequential,
+                )
+                many = _phase(
+                    model_url,
+                    jar_url,
+                    sessions=args.sessions,
+                    seconds=args.seconds,
+                    stream=args.stream,
+                    limit=10**9,
+                )
+                peak = _peak_rss_mb(jar.pid)
+            finally:
+                _stop(jar)
+        finally:
+            _stop(model)
+    mode = "streamed (SSE)" if args.stream else "whole answers"
+    print(f"brainjar OpenAI endpoint, {mode}, loopback, {os.cpu_count()} CPUs")
+    print("script: one tool call, then a reply; a jar conversation = 2 model requests + 1 tool")
+    _report("1 session, one request after another", *one)
+    _report(f"{args.sessions} concurrent sessions for {args.seconds:g} s", *many)
+    print(f"jar process peak RSS (VmHWM): {peak:.1f} MB")
+
+
+def _report(title: str, direct: Result, served: Result) -> None:
+    d_lat, d_n, d_s, d_err = direct
+    j_lat, j_n, j_s, j_err = served
+    print(f"-- {title}")
+    print(
+        f"   scripted model alone: {d_n:6d} requests  {d_n / d_s:7.1f}/s   "
+        f"p50 {_q(d_lat, 0.5):7.1f} ms  p99 {_q(d_lat, 0.99):7.1f} ms  errors {len(d_err)}"
+    )
+    print(
+        f"   jar                 : {j_n:6d} convers.  {j_n / j_s:7.1f}/s   "
+        f"p50 {_q(j_lat, 0.5):7.1f} ms  p99 {_q(j_lat, 0.99):7.1f} ms  errors {len(j_err)}"
+    )
+    print(
+        f"   added by the jar (jar - 2 x model): p50 {_q(j_lat, 0.5) - 2 * _q(d_lat, 0.5):7.1f} ms"
+        f"  p99 {_q(j_lat, 0.99) - 2 * _q(d_lat, 0.99):7.1f} ms"
+    )
+    if d_err or j_err:
+        print(
+            f"   ERRORS: {len(d_err) + len(j_err)}, most common: {statistics.mode(d_err + j_err)}"
+        )
+
+
+if __name__ == "__main__":
+    main()
