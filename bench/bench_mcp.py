@@ -81,8 +81,9 @@ def _transport(kind: str, url: str) -> AbstractAsyncContextManager[Any]:
 
 
 async def bench_brainjar(kind: str, url: str, n: int) -> list[float]:
-    from brainjar._manifest import McpServerConfig
     from brainjar.adapters.mcp import McpSource
+
+    from brainjar._manifest import McpServerConfig
 
     if kind == "stdio":
         config = McpServerConfig(command=[sys.executable, __file__, "--serve", "stdio"])
@@ -146,9 +147,9 @@ async def _wait_http(port: int) -> None:
             return
 
 
-async def main(calls: int, per_call_calls: int) -> None:
+def main(calls: int, per_call_calls: int) -> None:
+    """Starts the HTTP server, runs every way, prints the table, stops the server."""
     port = _free_port()
-    url = f"http://127.0.0.1:{port}/mcp"
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", "http", "--port", str(port)],
         stdin=subprocess.DEVNULL,
@@ -156,26 +157,7 @@ async def main(calls: int, per_call_calls: int) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        await _wait_http(port)
-        print(f"echo tool, {calls} calls per way ({per_call_calls} for a session per call)")
-        print(f"{'transport':<10}{'way':<32}{'median ms':>10}{'p99 ms':>10}{'x raw':>8}")
-        for kind in ("stdio", "http"):
-            raw = summary(await bench_raw(kind, url, calls))
-            ours = summary(await bench_brainjar(kind, url, calls))
-            label, per_call_times = await bench_session_per_call(kind, url, per_call_calls)
-            per_call = summary(per_call_times)
-            for way, (median, p99) in (
-                ("raw mcp ClientSession", raw),
-                ("brainjar McpSource", ours),
-                ("session per call", per_call),
-            ):
-                ratio = median / raw[0]
-                print(f"{kind:<10}{way:<32}{median:>10.3f}{p99:>10.3f}{ratio:>8.2f}")
-            print(f"{'':<10}(session per call: {label})")
-            print(
-                f"{'':<10}brainjar is {per_call[0] / ours[0]:.0f}x faster per call "
-                "than a session per call"
-            )
+        anyio.run(run_all, port, calls, per_call_calls)
     finally:
         server.terminate()
         try:
@@ -183,6 +165,31 @@ async def main(calls: int, per_call_calls: int) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+async def run_all(port: int, calls: int, per_call_calls: int) -> None:
+    """Every way, on both transports."""
+    url = f"http://127.0.0.1:{port}/mcp"
+    await _wait_http(port)
+    print(f"echo tool, {calls} calls per way ({per_call_calls} for a session per call)")
+    print(f"{'transport':<10}{'way':<32}{'median ms':>10}{'p99 ms':>10}{'x raw':>8}")
+    for kind in ("stdio", "http"):
+        raw = summary(await bench_raw(kind, url, calls))
+        ours = summary(await bench_brainjar(kind, url, calls))
+        label, per_call_times = await bench_session_per_call(kind, url, per_call_calls)
+        per_call = summary(per_call_times)
+        for way, (median, p99) in (
+            ("raw mcp ClientSession", raw),
+            ("brainjar McpSource", ours),
+            ("session per call", per_call),
+        ):
+            ratio = median / raw[0]
+            print(f"{kind:<10}{way:<32}{median:>10.3f}{p99:>10.3f}{ratio:>8.2f}")
+        print(f"{'':<10}(session per call: {label})")
+        print(
+            f"{'':<10}brainjar is {per_call[0] / ours[0]:.0f}x faster per call "
+            "than a session per call"
+        )
 
 
 if __name__ == "__main__":
@@ -195,4 +202,4 @@ if __name__ == "__main__":
     if args.serve:
         serve(args.serve, args.port)
     else:
-        anyio.run(main, min(args.calls, MAX_CALLS), min(args.per_call_calls, MAX_CALLS))
+        main(min(args.calls, MAX_CALLS), min(args.per_call_calls, MAX_CALLS))
