@@ -7,7 +7,25 @@ conversation, run by the jar's own tool loop on the server::
         url = await tg.start(openai_endpoint(HttpEndpointConfig(port=0)).serve, jar)
         # OpenAI(base_url=url, api_key="-").chat.completions.create(model=jar.name, ...)
 
-The rules every client meets (tools, activity, limits) are in ``README.md`` here.
+Rules every client meets (``examples/openai-client/README.md`` shows them in use):
+
+- One model, named ``metadata.name`` (Ollama: also ``<name>:latest``); another
+  name is 404. A request is one conversation; nothing is kept between requests.
+- Client-supplied ``tools`` are refused with 400: the jar runs its own tools and
+  cannot return a tool call. ``tool_choice: "none"`` (OpenAI) or the header
+  ``x-brainjar-client-tools: ignore`` has them ignored instead.
+- Tool activity: OpenAI whole answers carry an extra ``brainjar`` field
+  (steps, stop_reason, activity); OpenAI streams carry SSE comments
+  ``: brainjar {...}`` (and, with ``x-brainjar-activity: chunks``, chunks with no
+  choices and a ``brainjar`` field); Ollama streams carry empty-content lines
+  with a ``brainjar`` field. The answer text streams as content deltas.
+- Limits: ``max_concurrency`` running, ``max_queue`` waiting, then 429 with
+  Retry-After; ``request_timeout`` (504, or an error event mid-stream); bearer
+  ``token`` (401; health routes stay open); bodies over ``max_body`` are 413. A
+  client that disconnects cancels its conversation and tool calls. On
+  cancellation an endpoint stops accepting and lets requests in flight finish
+  within ``STOP_GRACE`` seconds.
+- Runs on the asyncio backend (uvicorn).
 """
 
 from ._http import MAX_BODY_BYTES, RequestLog
