@@ -227,7 +227,8 @@ def _data_loc(loc: tuple[int | str, ...], data: Any) -> Loc:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        # Two branches, not one: each narrows `part` for the type checker.
+        if isinstance(node, dict) and part in node:  # noqa: SIM114
             node = node[part]
             out.append(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
-import socket
-from collections.abc import Callable, Generator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import anyio
 import uvicorn
@@ -16,7 +15,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from brainjar._errors import TransportError
+from brainjar._asgi import QuietUvicorn, listen
 from brainjar._tool import Tool
 
 from ._server import McpGateway, build_mcp_server
@@ -30,7 +29,6 @@ GRACEFUL_SHUTDOWN = 2
 # How long uvicorn may take to stop once asked, before it is forced.
 SHUTDOWN_LIMIT = 5.0
 # The listening socket's queue.
-BACKLOG = 512
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -85,7 +83,7 @@ async def serve_http(
     app: ASGIApp = _OnlyPath(StreamableHTTPASGIApp(manager), path=path)
     if token is not None:
         app = _BearerToken(app, token=token)
-    with _listening(host, port) as sock:
+    with contextlib.closing(listen(host, port, what="MCP endpoint")) as sock:
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         url = f"http://{shown}:{bound_port}{path}"
@@ -95,7 +93,7 @@ async def serve_http(
             log_level="warning",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         )
-        server = _Uvicorn(config, on_started=lambda: task_status.started(url))
+        server = QuietUvicorn(config, on_started=lambda: task_status.started(url))
         async with manager.run(), anyio.create_task_group() as tg:
             await tg.start(gateway.watch_tools)
             try:
@@ -127,44 +125,6 @@ async def serve_tools_http(
     """
     gateway = build_mcp_server(tools, name=name, version=version)
     await serve_http(gateway, host=host, port=port, path=path, token=token, task_status=task_status)
-
-
-@contextmanager
-def _listening(host: str, port: int) -> Generator[socket.socket, None, None]:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        raise TransportError(
-            f"MCP endpoint: cannot listen on {host}:{port} ({exc.strerror or exc}); "
-            "choose another port, or 0 for a free one"
-        ) from None
-    try:
-        yield sock
-    finally:
-        sock.close()
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn that reports readiness and leaves signals to its owner."""
-
-    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
-
-    @contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 class _OnlyPath:

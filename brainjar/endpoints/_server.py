@@ -8,12 +8,10 @@ finish within ``STOP_GRACE``, then closes.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import socket
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -21,6 +19,7 @@ import uvicorn
 from anyio.abc import TaskStatus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._asgi import QuietUvicorn, listen
 from .._errors import TransportError
 from .._manifest import HttpEndpointConfig
 from ._http import LOG_KEY, MAX_BODY_BYTES, EndpointState, RequestLog
@@ -28,12 +27,10 @@ from ._http import LOG_KEY, MAX_BODY_BYTES, EndpointState, RequestLog
 if TYPE_CHECKING:
     from .._jar import Jar
 
-__all__ = ["BACKLOG", "STARTUP_TIMEOUT", "STOP_GRACE", "HttpEndpoint"]
+__all__ = ["STARTUP_TIMEOUT", "STOP_GRACE", "HttpEndpoint"]
 
 log = logging.getLogger("brainjar.endpoints")
 
-# Connections the kernel holds for us before uvicorn accepts them.
-BACKLOG = 2048
 # How long uvicorn may take to start serving on the bound socket.
 STARTUP_TIMEOUT = 10.0
 # How long requests in flight may go on after the endpoint is told to stop.
@@ -85,7 +82,7 @@ class HttpEndpoint:
         Raises:
             TransportError: the address cannot be bound, or uvicorn did not start.
         """
-        sock = await _bind(self.config.host, self.config.port)
+        sock = listen(self.config.host, self.config.port, what=f"the {self.kind} endpoint")
         port = sock.getsockname()[1]
         host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
         url = f"http://{host}:{port}{self._url_path}"
@@ -95,7 +92,7 @@ class HttpEndpoint:
             app = _Logged(app, kind=self.kind, log=self._log)
         settled = anyio.Event()  # uvicorn listens, or gave up
         stopped = anyio.Event()
-        server = _Uvicorn(_uvicorn_config(app), on_started=settled.set)
+        server = QuietUvicorn(_uvicorn_config(app), on_started=settled.set)
         run_scope = anyio.CancelScope(shield=True)  # stopped by should_exit, not by cancellation
         failures: list[BaseException] = []
 
@@ -136,24 +133,6 @@ class HttpEndpoint:
             sock.close()
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn that says when it listens and leaves signals to whoever runs the jar."""
-
-    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        # Ctrl-C is the jar runner's: it cancels serve(), which stops uvicorn gracefully.
-        yield
-
-
 def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -167,29 +146,6 @@ def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
         timeout_graceful_shutdown=math.ceil(STOP_GRACE),
         timeout_keep_alive=KEEP_ALIVE,
     )
-
-
-async def _bind(host: str, port: int) -> socket.socket:
-    try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise TransportError(f"cannot listen on {host}:{port}: {exc}; use an IP address") from exc
-    family, kind, proto, _, address = infos[0]
-    # The protocol must be IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on such
-    # sockets, and without it each response waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        raise TransportError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-            "choose another port, or port: 0 for a free one"
-        ) from exc
-    return sock
 
 
 def _close_connections(server: uvicorn.Server) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .._asgi import QuietUvicorn, listen
 from ._script import (
     Fail,
     ScriptedModel,
@@ -45,7 +46,6 @@ SHUTDOWN_TIMEOUT = 10.0
 # How long answers still in flight may run on when the server stops.
 GRACEFUL_SHUTDOWN = 2
 # The listening socket's queue: room for a benchmark's burst of connections.
-BACKLOG = 2048
 OLLAMA_VERSION = "0.12.0"
 
 
@@ -89,7 +89,7 @@ class ScriptedModelServer:
         self.port = port
         self.model_name = model_name
         self.requests: list[ScriptedRequest] = []
-        self._uvicorn: _Uvicorn | None = None
+        self._uvicorn: QuietUvicorn | None = None
         self._task_group: TaskGroup | None = None
         self._stopped: anyio.Event | None = None
         self._sock: socket.socket | None = None
@@ -105,15 +105,7 @@ class ScriptedModelServer:
         return self.url + "/v1"
 
     async def __aenter__(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.listen(BACKLOG)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+        sock = listen(self.host, self.port, what="scripted model server")
         self._sock = sock
         self.port = sock.getsockname()[1]
         self._stopped = anyio.Event()
@@ -169,7 +161,7 @@ class ScriptedModelServer:
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         )
-        self._uvicorn = _Uvicorn(config, on_started=task_status.started)
+        self._uvicorn = QuietUvicorn(config, on_started=task_status.started)
         try:
             await self._uvicorn.serve(sockets=[sock])
         finally:
@@ -214,24 +206,6 @@ class ScriptedModelServer:
                 media_type="application/x-ndjson",
             )
         return JSONResponse(ollama_response(step, scripted, model=name))
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn that reports readiness and leaves signals to its owner."""
-
-    def __init__(self, config: uvicorn.Config, *, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        # A test helper must not take Ctrl-C from its host; the CLI listens itself.
-        yield
 
 
 def _error(protocol: WireProtocol, status: int, message: str) -> Response:

@@ -267,10 +267,3 @@ async def test_health_readiness_and_the_request_log(tmp_path: Path) -> None:
     assert chat[0]["status"] == 200 and chat[0]["stop_reason"] == "answer" and chat[0]["steps"] == 2
     assert chat[0]["model"] == "adder" and chat[0]["stream"] is False and chat[0]["seconds"] > 0
     assert chat[1]["status"] == 404 and chat[1]["model"] == "other"
-
-
-async def test_the_listening_socket_is_tcp_so_asyncio_turns_nagle_off() -> None:
-    """asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets; without it, ~40 ms per reply."""
-    sock = await server_module._bind("127.0.0.1", 0)
-    with sock:
-        assert sock.proto == socket.IPPROTO_TCP
