@@ -210,7 +210,10 @@ async def _serve(jar: Jar, err: Any, *, as_json: bool) -> int:
         else:
             err.print(f"[green]{kind}[/] listening on {url}")
 
-    await serve_endpoints(jar, on_ready=ready)
+    def request(record: dict[str, Any]) -> None:
+        print(json.dumps({"type": "request", **record}, default=str), flush=True)
+
+    await serve_endpoints(jar, on_ready=ready, request_log=request if as_json else None)
     await anyio.sleep_forever()
     return 0
 

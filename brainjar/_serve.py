@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
 
@@ -13,16 +14,23 @@ from .protocols import Endpoint
 __all__ = ["build_endpoint", "serve_endpoints"]
 
 
-def build_endpoint(entry: EndpointEntry) -> tuple[str, Endpoint]:
-    """The endpoint one manifest entry describes, with its kind's name."""
+def build_endpoint(
+    entry: EndpointEntry, *, request_log: Callable[[dict[str, Any]], None] | None = None
+) -> tuple[str, Endpoint]:
+    """The endpoint one manifest entry describes, with its kind's name.
+
+    Args:
+        entry: the manifest's endpoint entry.
+        request_log: receives one record per HTTP request (OpenAI and Ollama endpoints).
+    """
     if isinstance(entry, OpenAIEndpoint):
         from .endpoints import openai_endpoint
 
-        return "openai", openai_endpoint(entry.openai)
+        return "openai", openai_endpoint(entry.openai, log=request_log)
     if isinstance(entry, OllamaEndpoint):
         from .endpoints import ollama_endpoint
 
-        return "ollama", ollama_endpoint(entry.ollama)
+        return "ollama", ollama_endpoint(entry.ollama, log=request_log)
     if isinstance(entry, McpEndpoint):
         from brainjar.adapters.mcp import mcp_endpoint
 
@@ -39,6 +47,7 @@ async def serve_endpoints(
     *,
     entries: Sequence[EndpointEntry] | None = None,
     on_ready: Callable[[str, str], None] = lambda kind, url: None,
+    request_log: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Serves every endpoint of the jar until cancelled.
 
@@ -46,10 +55,10 @@ async def serve_endpoints(
         jar: an open jar.
         entries: the endpoints to serve; default: the manifest's.
         on_ready: called with (kind, url) as each endpoint starts listening.
+        request_log: receives one record per HTTP request.
     """
-    built = [
-        build_endpoint(e) for e in (jar.manifest.spec.endpoints if entries is None else entries)
-    ]
+    chosen = jar.manifest.spec.endpoints if entries is None else entries
+    built = [build_endpoint(e, request_log=request_log) for e in chosen]
     async with anyio.create_task_group() as tg:
         for kind, endpoint in built:
             url = await tg.start(endpoint.serve, jar)
