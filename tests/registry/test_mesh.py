@@ -146,3 +146,16 @@ async def test_spoofed_announcements_are_refused(case: str) -> None:
                 await (await zc.async_unregister_service(info))
                 await zc.async_close()
         tg.cancel_scope.cancel()
+
+
+async def test_discovered_over_mcp_http(tmp_path: Path) -> None:
+    """transport: mcp reaches the same service's tools over MCP streamable HTTP."""
+    uid = uuid.uuid4().hex[:8]
+    manifest = write_service(tmp_path, f"mcp-{uid}", labels={"mesh": uid}, extra="mcp: {port: 0}\n")
+    async with _source(uid, transport="mcp") as source, tool_service(manifest) as service:
+        await eventually(lambda: "echo" in _names(source))
+        echo = next(t for t in source.tools() if t.name == "echo")
+        assert echo.source.startswith("mcp:")
+        assert (await echo.call({"text": "over MCP"})).content == "over MCP"
+        service.signal(signal.SIGTERM)
+        await eventually(lambda: _names(source) == set())
