@@ -1,5 +1,7 @@
 """brainjar: run a language model like a container."""
 
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     BrainjarError,
     DiscoveryError,
@@ -28,6 +30,7 @@ __all__ = [
     "DiscoveryError",
     "Endpoint",
     "Event",
+    "Jar",
     "ManifestError",
     "Message",
     "ModelClient",
@@ -45,6 +48,25 @@ __all__ = [
     "ToolSource",
     "ToolSpec",
     "TransportError",
+    "load_manifest",
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from ._jar import Jar
+    from ._manifest_load import load_manifest
+
+# Jar and load_manifest pull in pydantic, ruamel.yaml and the rest; importing them
+# on first use keeps `brainjar --help` (which imports this package) fast.
+_LAZY = {"Jar": "._jar", "load_manifest": "._manifest_load"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'brainjar' has no attribute {name!r}")
