@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BODY_TIMEOUT",
+    "CLIENT_TOOLS_HEADER",
     "LOG_KEY",
     "MAX_BODY_BYTES",
     "RETRY_AFTER",
@@ -44,6 +45,8 @@ __all__ = [
     "send_json",
 ]
 
+# Sent by a client that wants its own ``tools`` ignored rather than refused.
+CLIENT_TOOLS_HEADER = "x-brainjar-client-tools"
 # The largest request body an endpoint reads, unless its factory is told otherwise.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # How long a client may take to send its request body.

@@ -25,6 +25,7 @@ from .._manifest import HttpEndpointConfig
 from .._messages import Message
 from ._conversation import ConversationResponse
 from ._http import (
+    CLIENT_TOOLS_HEADER,
     LOG_KEY,
     MAX_BODY_BYTES,
     EndpointState,
@@ -51,7 +52,6 @@ __all__ = ["OLLAMA_VERSION", "ollama_endpoint"]
 
 # The Ollama server version reported: one whose API this endpoint follows.
 OLLAMA_VERSION = "0.12.0"
-CLIENT_TOOLS_HEADER = "x-brainjar-client-tools"
 
 
 def ollama_endpoint(

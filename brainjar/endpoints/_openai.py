@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from .._manifest import HttpEndpointConfig
 from ._conversation import ConversationResponse
 from ._http import (
+    CLIENT_TOOLS_HEADER,
     LOG_KEY,
     MAX_BODY_BYTES,
     EndpointState,
@@ -35,8 +36,6 @@ from ._server import HttpEndpoint
 
 __all__ = ["CLIENT_TOOLS_HEADER", "openai_endpoint"]
 
-# Sent by a client that wants its own ``tools`` ignored rather than refused.
-CLIENT_TOOLS_HEADER = "x-brainjar-client-tools"
 # Sent by a client that wants tool activity as chunks too, not only as SSE comments.
 ACTIVITY_HEADER = "x-brainjar-activity"
 

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import grpc
 import pytest
+from tls_support import self_signed_pem
 from brainjar.adapters.grpc import (
     Channel,
     GrpcToolSource,
@@ -152,36 +153,8 @@ async def test_concurrent_calls_per_client_are_limited() -> None:
 
 
 def _self_signed(tmp: Path) -> TlsFiles:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "brainjar-test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return TlsFiles(
-        cert=cert.public_bytes(serialization.Encoding.PEM),
-        key=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    cert, key = self_signed_pem()
+    return TlsFiles(cert=cert, key=key)
 
 
 async def test_tls(tmp_path: Path) -> None:

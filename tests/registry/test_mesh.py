@@ -66,7 +66,7 @@ async def test_killed_service_is_removed_by_health_check(tmp_path: Path) -> None
 
 
 async def test_token_and_tls_are_enforced(tmp_path: Path) -> None:
-    from test_grpc_certs import write_self_signed
+    from tls_support import write_self_signed
 
     uid = uuid.uuid4().hex[:8]
     cert, key = write_self_signed(tmp_path)

@@ -1,4 +1,4 @@
-"""A self-signed certificate for 127.0.0.1, made in the test (no files shipped)."""
+"""A self-signed certificate for 127.0.0.1, made in the test (no key material is shipped)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import ipaddress
 from pathlib import Path
 
 
-def write_self_signed(folder: Path) -> tuple[Path, Path]:
-    """Writes cert.pem and key.pem for 127.0.0.1 into ``folder``."""
+def self_signed_pem() -> tuple[bytes, bytes]:
+    """A certificate and its private key, both PEM, valid for 127.0.0.1 for a day."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "brainjar-mesh-test")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "brainjar-test")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -31,19 +31,16 @@ def write_self_signed(folder: Path) -> tuple[Path, Path]:
         )
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def write_self_signed(folder: Path) -> tuple[Path, Path]:
+    """Writes cert.pem and key.pem for 127.0.0.1 into ``folder``."""
+    cert, key = self_signed_pem()
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert)
+    key_path.write_bytes(key)
     return cert_path, key_path
-
-
-def test_certificate_is_written(tmp_path: Path) -> None:
-    cert, key = write_self_signed(tmp_path)
-    assert b"BEGIN CERTIFICATE" in cert.read_bytes()
-    assert b"PRIVATE KEY" in key.read_bytes()
