@@ -148,12 +148,14 @@ class ToolServer:
         await self._authorize(context)
         sent = None
         while not self._stopping.is_set():
+            # Take the event before reading the list: a change while we read or yield
+            # sets this event, rather than one made after it, and is not missed.
+            changed = self._changed
             tools = self.tools()
             now = digest(tools)
             if now != sent:
                 sent = now
                 yield pb.ListToolsResponse(tools=tool_messages(tools), digest=now)
-            changed = self._changed
             async with anyio.create_task_group() as tg:
 
                 async def stop_on(event: anyio.Event) -> None:
