@@ -26,7 +26,8 @@ FailureKind = Literal[
     "cancelled",  # the conversation was cancelled while the tool ran
 ]
 
-StopReason = Literal["answer", "max_steps", "error", "cancelled"]
+# A model failure or a cancellation raises instead of answering, so they have no reason here.
+StopReason = Literal["answer", "max_steps"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -218,7 +218,6 @@ class McpGateway:
                 "steps": answer.steps,
                 "stop_reason": answer.stop_reason,
             },
-            is_error=answer.stop_reason == "error",
         )
 
 
