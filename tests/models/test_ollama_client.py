@@ -4,41 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from client_support import USER, turn
 
-from brainjar import Message, ModelClient, ModelError, ToolCall, ToolSpec
-from brainjar._messages import ModelResponse, ModelTextDelta
+from brainjar import Message, ModelClient, ModelError, ToolCall
 from brainjar.models._ollama import OllamaClient
 from brainjar.testing import ScriptedModelServer, call, calls, fail, reply
-
-USER = [Message(role="user", content="What is 1 + 2?")]
-ADD = ToolSpec(
-    name="add",
-    description="Adds two numbers.",
-    parameters={"type": "object", "properties": {"a": {"type": "number"}}},
-)
-
-
-async def _turn(
-    client: ModelClient,
-    messages: Sequence[Message] = USER,
-    *,
-    tools: Sequence[ToolSpec] = (ADD,),
-    parameters: Mapping[str, Any] | None = None,
-) -> tuple[list[str], ModelResponse]:
-    deltas: list[str] = []
-    responses: list[ModelResponse] = []
-    async for item in client.stream(messages, tools=tools, parameters=parameters or {}):
-        if isinstance(item, ModelTextDelta):
-            assert not responses, "a delta after the response"
-            deltas.append(item.text)
-        else:
-            responses.append(item)
-    assert len(responses) == 1
-    return deltas, responses[0]
 
 
 def _client(server: ScriptedModelServer, **kwargs: Any) -> OllamaClient:
@@ -56,7 +29,7 @@ async def test_text_streams_in_deltas_then_one_response() -> None:
         client = _client(server)
         assert isinstance(client, ModelClient)
         try:
-            deltas, response = await _turn(client)
+            deltas, response = await turn(client)
         finally:
             await client.aclose()
     assert len(deltas) == 3 and "".join(deltas) == "The answer is 3."
@@ -73,7 +46,7 @@ async def test_tool_calls_get_ids_and_json_text() -> None:
     async with ScriptedModelServer(script) as server:
         client = _client(server)
         try:
-            deltas, response = await _turn(client)
+            deltas, response = await turn(client)
         finally:
             await client.aclose()
     assert deltas == []
@@ -102,7 +75,7 @@ async def test_history_carries_arguments_as_objects_and_tool_names() -> None:
     async with ScriptedModelServer([call("x"), reply("1")]) as server:
         client = _client(server)
         try:
-            _, response = await _turn(client, history)
+            _, response = await turn(client, history)
         finally:
             await client.aclose()
     assert response.message.content == "1"
@@ -129,7 +102,7 @@ async def test_parameters_go_in_options() -> None:
     async with ScriptedModelServer([reply("a")]) as server:
         client = _client(server)
         try:
-            await _turn(client, tools=(), parameters=parameters)
+            await turn(client, tools=(), parameters=parameters)
         finally:
             await client.aclose()
     body = server.requests[0].body
@@ -150,7 +123,7 @@ async def test_server_down_names_the_host() -> None:
     client = OllamaClient(host=host, model="tiny")
     try:
         with pytest.raises(ModelError) as caught:
-            await _turn(client)
+            await turn(client)
     finally:
         await client.aclose()
     assert f"is Ollama running at {host}" in str(caught.value)
@@ -162,9 +135,9 @@ async def test_http_errors_become_model_errors() -> None:
         client = _client(server)
         try:
             with pytest.raises(ModelError) as crashed:
-                await _turn(client)
+                await turn(client)
             with pytest.raises(ModelError) as missing:
-                await _turn(client, [*USER, Message(role="assistant", content="x")])
+                await turn(client, [*USER, Message(role="assistant", content="x")])
         finally:
             await client.aclose()
     assert "HTTP 500: model crashed" in str(crashed.value)
@@ -179,8 +152,8 @@ async def test_unreadable_arguments_and_timeouts_become_model_errors() -> None:
         client = _client(server, timeout=0.2)
         try:
             with pytest.raises(ModelError, match="cannot read"):
-                await _turn(client)
+                await turn(client)
             with pytest.raises(ModelError, match=r"did not answer within 0\.2s"):
-                await _turn(client, [*USER, Message(role="assistant", content="x")])
+                await turn(client, [*USER, Message(role="assistant", content="x")])
         finally:
             await client.aclose()

@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from client_support import ADD, USER, turn
 
-from brainjar import Message, ModelClient, ModelError, ToolCall, ToolSpec
-from brainjar._messages import ModelResponse, ModelTextDelta
+from brainjar import Message, ModelClient, ModelError, ToolCall
 from brainjar.models._openai import OpenAIClient
 from brainjar.testing import ScriptedModelServer, call, calls, fail, reply
-
-USER = [Message(role="user", content="What is 1 + 2?")]
-ADD = ToolSpec(
-    name="add",
-    description="Adds two numbers.",
-    parameters={"type": "object", "properties": {"a": {"type": "number"}}},
-)
-
-
-async def _turn(
-    client: ModelClient,
-    messages: Sequence[Message] = USER,
-    *,
-    tools: Sequence[ToolSpec] = (ADD,),
-    parameters: Mapping[str, Any] | None = None,
-) -> tuple[list[str], ModelResponse]:
-    deltas: list[str] = []
-    responses: list[ModelResponse] = []
-    async for item in client.stream(messages, tools=tools, parameters=parameters or {}):
-        if isinstance(item, ModelTextDelta):
-            assert not responses, "a delta after the response"
-            deltas.append(item.text)
-        else:
-            responses.append(item)
-    assert len(responses) == 1
-    return deltas, responses[0]
 
 
 def _client(server: ScriptedModelServer, **kwargs: Any) -> OpenAIClient:
@@ -55,7 +28,7 @@ async def test_text_streams_in_deltas_then_one_response() -> None:
         client = _client(server)
         assert isinstance(client, ModelClient)
         try:
-            deltas, response = await _turn(client)
+            deltas, response = await turn(client)
         finally:
             await client.aclose()
     assert deltas == ["The ", "answer ", "is ", "3."]
@@ -72,7 +45,7 @@ async def test_one_tool_call() -> None:
     async with ScriptedModelServer([call("add", {"a": 1, "b": 2})]) as server:
         client = _client(server)
         try:
-            deltas, response = await _turn(client)
+            deltas, response = await turn(client)
         finally:
             await client.aclose()
     assert deltas == []
@@ -87,7 +60,7 @@ async def test_parallel_calls_and_malformed_arguments_kept_as_text() -> None:
     async with ScriptedModelServer(script) as server:
         client = _client(server)
         try:
-            deltas, response = await _turn(client)
+            deltas, response = await turn(client)
         finally:
             await client.aclose()
     assert "".join(deltas) == "Let me see." == response.message.content
@@ -102,7 +75,7 @@ async def test_calls_without_ids_get_ids() -> None:
     async with ScriptedModelServer(script) as server:
         client = _client(server)
         try:
-            _, response = await _turn(client)
+            _, response = await turn(client)
         finally:
             await client.aclose()
     ids = [c.id for c in response.message.tool_calls]
@@ -124,7 +97,7 @@ async def test_history_is_sent_with_empty_content_never_null() -> None:
     async with ScriptedModelServer([call("x"), reply("3")]) as server:
         client = _client(server)
         try:
-            _, response = await _turn(client, history)
+            _, response = await turn(client, history)
         finally:
             await client.aclose()
     assert response.message.content == "3"
@@ -145,8 +118,8 @@ async def test_parameters_and_no_tools() -> None:
     async with ScriptedModelServer([reply("a"), reply("b")]) as server:
         client = _client(server)
         try:
-            await _turn(client, tools=(), parameters={**parameters, "tool_choice": "required"})
-            await _turn(client, parameters={"tool_choice": "add"})
+            await turn(client, tools=(), parameters={**parameters, "tool_choice": "required"})
+            await turn(client, parameters={"tool_choice": "add"})
         finally:
             await client.aclose()
     plain, chosen = (r.body for r in server.requests)
@@ -160,7 +133,7 @@ async def test_server_down_names_the_url() -> None:
     client = OpenAIClient(base_url=url, model="tiny", max_retries=0)
     try:
         with pytest.raises(ModelError) as caught:
-            await _turn(client)
+            await turn(client)
     finally:
         await client.aclose()
     assert url in str(caught.value)
@@ -172,7 +145,7 @@ async def test_http_error_becomes_model_error() -> None:
         client = _client(server)
         try:
             with pytest.raises(ModelError) as caught:
-                await _turn(client)
+                await turn(client)
         finally:
             await client.aclose()
     message = str(caught.value)
@@ -185,8 +158,8 @@ async def test_exhausted_script_and_timeout_become_model_errors() -> None:
         client = _client(server, timeout=0.2)
         try:
             with pytest.raises(ModelError, match=r"did not answer within 0\.2s"):
-                await _turn(client)
+                await turn(client)
             with pytest.raises(ModelError, match="script has 1 steps"):
-                await _turn(client, [*USER, Message(role="assistant", content="x")])
+                await turn(client, [*USER, Message(role="assistant", content="x")])
         finally:
             await client.aclose()
