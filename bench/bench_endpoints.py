@@ -53,9 +53,9 @@ REQUEST_LIMIT = 60.0
 def serve_jar(manifest: str, sessions: int) -> None:
     """The ``--serve`` mode: the jar and its OpenAI endpoint, until SIGTERM."""
     from brainjar import Tool, ToolResult
-    from brainjar._jar import Jar
-    from brainjar._manifest import HttpEndpointConfig
-    from brainjar._toolset import StaticSource
+    from brainjar.jar._jar import Jar
+    from brainjar.endpoints import HttpSettings
+    from brainjar.tools._toolset import StaticSource
     from brainjar.endpoints import openai_endpoint
 
     async def add(args: dict[str, Any]) -> ToolResult:
@@ -64,7 +64,7 @@ def serve_jar(manifest: str, sessions: int) -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}
     tool = Tool(name="add", description="Add two integers.", parameters=schema, call=add)
     # Room for every session: the bench measures latency, not refusals.
-    config = HttpEndpointConfig(port=0, max_concurrency=sessions, max_queue=sessions)
+    config = HttpSettings(port=0, max_concurrency=sessions, max_queue=sessions)
 
     async def main() -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -24,9 +24,9 @@ import anyio
 from openai import AsyncOpenAI
 
 from brainjar import Tool, ToolResult
-from brainjar._jar import Jar
-from brainjar._manifest import JarManifest
-from brainjar._toolset import StaticSource
+from brainjar.jar._jar import Jar
+from brainjar.manifest._models import JarManifest
+from brainjar.tools._toolset import StaticSource
 from brainjar.testing import ScriptedModelServer, call, reply
 
 SCRIPT = [call("add", {"a": 2, "b": 3}), reply("It is 5.")]

@@ -83,12 +83,12 @@ def _transport(kind: str, url: str) -> AbstractAsyncContextManager[Any]:
 async def bench_brainjar(kind: str, url: str, n: int) -> list[float]:
     from brainjar.adapters.mcp import McpSource
 
-    from brainjar._manifest import McpServerConfig
+    from brainjar.adapters.mcp import McpServer
 
     if kind == "stdio":
-        config = McpServerConfig(command=[sys.executable, __file__, "--serve", "stdio"])
+        config = McpServer(command=[sys.executable, __file__, "--serve", "stdio"])
     else:
-        config = McpServerConfig(url=url)
+        config = McpServer(url=url)
     async with McpSource(config) as source:
         echo = next(t for t in source.tools() if t.name == "echo")
         return await timed(lambda: echo.call({"text": "hi"}), n)

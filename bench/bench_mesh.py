@@ -32,8 +32,9 @@ from brainjar.adapters.grpc import Channel, GrpcToolSource, Limits, ToolServer, 
 from brainjar.registry import DiscoverSource
 from mesh_support import eventually, tool_service, write_service
 
-from brainjar._manifest import DiscoverConfig, McpServerConfig
-from brainjar._tool import Tool, ToolResult
+from brainjar.adapters.mcp import McpServer
+from brainjar.registry import DiscoverSettings
+from brainjar.tools._tool import Tool, ToolResult
 
 RUNS = 20
 LATENCY_CALLS = 2000
@@ -64,7 +65,7 @@ async def bench_discovery(runs: int) -> None:
             folder = Path(tmp) / str(i)
             folder.mkdir()
             manifest = write_service(folder, f"bench-{uid}", labels={"mesh": uid})
-            config = DiscoverConfig(selector={"mesh": uid}, interfaces=["127.0.0.1"])
+            config = DiscoverSettings(selector={"mesh": uid}, interfaces=["127.0.0.1"])
             async with DiscoverSource(config, health_interval=0.5) as source:
                 with anyio.fail_after(PHASE_LIMIT):
                     began = time.perf_counter()
@@ -136,7 +137,7 @@ async def bench_latency_and_throughput() -> None:
     try:
         async with anyio.create_task_group() as tg:
             port = await tg.start(partial(serve_grpc, server, grace=0.5))
-            from brainjar.adapters.mcp import serve_tools_http, source_from_manifest
+            from brainjar.adapters.mcp import McpSource, serve_tools_http
 
             url = await tg.start(partial(serve_tools_http, lambda: [ECHO]))
             async with GrpcToolSource(Channel(target=f"127.0.0.1:{port}")) as source:
@@ -148,7 +149,7 @@ async def bench_latency_and_throughput() -> None:
                 with anyio.fail_after(PHASE_LIMIT):
                     raw_lat = await _latencies(lambda: method(b'{"text": "hi"}'), LATENCY_CALLS)
                 await channel.close()
-                async with source_from_manifest(McpServerConfig(url=str(url))) as mcp:
+                async with McpSource(McpServer(url=str(url))) as mcp:
                     mcp_tool = mcp.tools()[0]
                     with anyio.fail_after(PHASE_LIMIT):
                         mcp_lat = await _latencies(

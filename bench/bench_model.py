@@ -3,7 +3,7 @@
 Prints start-to-ready seconds and completion tokens per second for the same
 prompt (temperature 0, a fixed max_tokens) against (a) ``python -m
 llama_cpp.server`` started here with ``subprocess`` and (b) the same server
-started by ``brainjar._supervisor.supervise`` (through the reaper, with its
+started by ``brainjar.process._supervisor.supervise`` (through the reaper, with its
 output piped and logged). Run: ``python bench/bench_model.py [--runs N]``.
 """
 
@@ -89,7 +89,7 @@ async def _direct(
 
 
 async def _supervised(weights: Path, *, runs: int, max_tokens: int) -> tuple[float, list[float]]:
-    from brainjar._supervisor import supervise
+    from brainjar.process._supervisor import supervise
     from brainjar.models._llamacpp import llamacpp_process_spec
 
     lines: list[str] = []

@@ -1,4 +1,27 @@
-"""brainjar: run a language model like a container."""
+"""brainjar: run a language model like a container.
+
+The public API is ``__all__`` below; everything else lives in private modules.
+Names are imported on first use, so ``brainjar --help`` stays fast.
+
+The folders are the architecture. Each may import only the ones below it (the
+test ``tests/test_layers.py`` enforces this; ``if TYPE_CHECKING:`` imports are
+annotations only and do not count)::
+
+    cli           the brainjar command
+    testing       the scripted model server and the in-process FunctionModel
+    serve         a jar's endpoints, serve-tools
+    jar           a manifest assembled into a running jar
+    registry      discovery (mDNS/DNS-SD, static, file) and trust
+    adapters      LangChain, MCP and gRPC tools, each way
+    endpoints     the OpenAI- and Ollama-compatible HTTP APIs
+    models        model clients (OpenAI, Ollama, llama.cpp)
+    manifest      the manifest's schema and loading (pure data)
+    http          one listening socket and uvicorn for every HTTP server
+    process       the reaper and the supervisor of child processes
+    runtime       messages, events, the loop, transcripts
+    tools         the Tool shape, policy wrappers, the tool set
+    protocols, _errors
+"""
 
 from typing import TYPE_CHECKING, Any
 
@@ -11,18 +34,6 @@ from ._errors import (
     ToolError,
     TransportError,
 )
-from ._events import (
-    Answer,
-    Event,
-    StepStarted,
-    TextDelta,
-    ToolCallFailed,
-    ToolCallFinished,
-    ToolCallStarted,
-)
-from ._messages import Message, ToolCall, ToolSpec
-from ._tool import Tool, ToolResult
-from .protocols import Endpoint, ModelClient, ToolSource
 
 __all__ = [
     "Answer",
@@ -31,11 +42,13 @@ __all__ = [
     "Endpoint",
     "Event",
     "Jar",
+    "JarManifest",
     "ManifestError",
     "Message",
     "ModelClient",
     "ModelError",
     "ProcessError",
+    "StaticSource",
     "StepStarted",
     "TextDelta",
     "Tool",
@@ -45,21 +58,56 @@ __all__ = [
     "ToolCallStarted",
     "ToolError",
     "ToolResult",
+    "ToolServiceManifest",
     "ToolSource",
     "ToolSpec",
     "TransportError",
     "load_manifest",
+    "tool",
 ]
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._jar import Jar
-    from ._manifest_load import load_manifest
+    from .jar import Jar
+    from .manifest import JarManifest, ToolServiceManifest, load_manifest
+    from .protocols import Endpoint, ModelClient, ToolSource
+    from .runtime import (
+        Answer,
+        Event,
+        Message,
+        StepStarted,
+        TextDelta,
+        ToolCall,
+        ToolCallFailed,
+        ToolCallFinished,
+        ToolCallStarted,
+    )
+    from .tools import StaticSource, Tool, ToolResult, ToolSpec, tool
 
-# Jar and load_manifest pull in pydantic, ruamel.yaml and the rest; importing them
-# on first use keeps `brainjar --help` (which imports this package) fast.
-_LAZY = {"Jar": "._jar", "load_manifest": "._manifest_load"}
+_LAZY = {
+    "Answer": ".runtime",
+    "Endpoint": ".protocols",
+    "Event": ".runtime",
+    "Jar": ".jar",
+    "JarManifest": ".manifest",
+    "Message": ".runtime",
+    "ModelClient": ".protocols",
+    "StaticSource": ".tools",
+    "StepStarted": ".runtime",
+    "TextDelta": ".runtime",
+    "Tool": ".tools",
+    "ToolCall": ".runtime",
+    "ToolCallFailed": ".runtime",
+    "ToolCallFinished": ".runtime",
+    "ToolCallStarted": ".runtime",
+    "ToolResult": ".tools",
+    "ToolServiceManifest": ".manifest",
+    "ToolSource": ".protocols",
+    "ToolSpec": ".tools",
+    "load_manifest": ".manifest",
+    "tool": ".tools",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -70,3 +118,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'brainjar' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,5 +1,5 @@
 """``python -m brainjar`` is the ``brainjar`` command."""
 
-from brainjar._cli import main
+from brainjar.cli import main
 
 main()

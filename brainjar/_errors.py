@@ -7,6 +7,9 @@ what went wrong, where, and what to do next. The tree::
      ├─ ManifestError      a manifest (or tool-service file) that cannot be used
      ├─ ModelError         the model server refused, failed or could not be reached
      ├─ ToolError          a tool failed; the loop turns it into a result the model sees
+     │   ├─ BadArguments       the arguments do not match the tool's schema
+     │   ├─ ToolTimeout        the call did not finish within its limit
+     │   └─ ToolTooLarge       the arguments or the result are over their size limit
      ├─ TransportError     an endpoint or a remote tool transport failed
      ├─ DiscoveryError     mDNS/DNS-SD announce or browse failed, or a peer was refused
      └─ ProcessError       a supervised process did not start, got ready or stay up
@@ -15,12 +18,15 @@ what went wrong, where, and what to do next. The tree::
 from __future__ import annotations
 
 __all__ = [
+    "BadArguments",
     "BrainjarError",
     "DiscoveryError",
     "ManifestError",
     "ModelError",
     "ProcessError",
     "ToolError",
+    "ToolTimeout",
+    "ToolTooLarge",
     "TransportError",
 ]
 
@@ -46,7 +52,41 @@ class ModelError(BrainjarError):
 
 
 class ToolError(BrainjarError):
-    """A tool failed. Raised by a tool's call; the loop shows it to the model."""
+    """A tool failed. Raised by a tool's call; the loop shows it to the model.
+
+    Attributes:
+        kind: how it failed, for events and transcripts.
+        code: the gRPC status name a tool service answers with.
+        limit: the name of the limit that was hit, where one was.
+    """
+
+    kind = "error"
+    code = "UNKNOWN"
+
+    def __init__(self, message: str, *, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class BadArguments(ToolError):
+    """The arguments of a call do not match the tool's schema (or are not an object)."""
+
+    kind = "bad_arguments"
+    code = "INVALID_ARGUMENT"
+
+
+class ToolTimeout(ToolError):
+    """A call did not finish within its time limit."""
+
+    kind = "timeout"
+    code = "DEADLINE_EXCEEDED"
+
+
+class ToolTooLarge(ToolError):
+    """A call's arguments or result are over the size limit."""
+
+    kind = "too_large"
+    code = "RESOURCE_EXHAUSTED"
 
 
 class TransportError(BrainjarError):

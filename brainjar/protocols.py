@@ -7,17 +7,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
-from anyio.abc import TaskStatus
-
-from ._messages import Message, ModelResponse, ModelTextDelta, ToolSpec
-from ._tool import Tool
-
 if TYPE_CHECKING:
-    from ._jar import Jar
+    from anyio.abc import TaskStatus
+
+    from brainjar.jar import Jar
+    from brainjar.runtime import Message, ModelResponse, ModelTextDelta
+    from brainjar.tools import Tool, ToolSpec
 
 __all__ = ["Endpoint", "ModelClient", "ToolSource"]
 
@@ -32,12 +31,13 @@ class ModelClient(Protocol):
         *,
         tools: Sequence[ToolSpec],
         parameters: Mapping[str, Any],
-    ) -> AsyncIterator[ModelTextDelta | ModelResponse]:
+    ) -> AsyncGenerator[ModelTextDelta | ModelResponse, None]:
         """Asks the model for one turn.
 
         Yields text deltas as they arrive, then exactly one ``ModelResponse``
         with the whole assistant message (text and tool calls). Raises
         ``ModelError`` when the server refuses, fails or cannot be reached.
+        The loop closes the generator (``aclose``) however the step ends.
         """
         ...
 
@@ -52,7 +52,8 @@ class ToolSource(Protocol):
 
     A source may change its tools while open (an MCP server's list changed, a
     discovered service came or went): ``tools()`` is read again before every
-    model step, so a change is seen at the next step.
+    model step, so a change is seen at the next step, and ``version`` goes up,
+    so whoever serves the tools can ``wait_changed`` instead of polling.
     """
 
     @property
@@ -62,6 +63,15 @@ class ToolSource(Protocol):
 
     def tools(self) -> Sequence[Tool]:
         """The tools offered now."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """Goes up whenever ``tools()`` may have changed."""
+        ...
+
+    async def wait_changed(self, seen: int) -> int:
+        """Waits until ``version`` differs from ``seen``; returns the new version."""
         ...
 
     async def __aenter__(self) -> Self: ...

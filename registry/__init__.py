@@ -1,7 +1,7 @@
 """Discovery: mDNS/DNS-SD announce and browse, static and file fallbacks, and trust.
 
-- ``source_from_manifest(config)``: a ``discover`` entry's tools, following the
-  live set of matching, trusted services.
+- ``DiscoverSource(DiscoverSettings(...))``: a ``discover`` entry's tools, following
+  the live set of matching, trusted services.
 - ``Announcer``: keeps a service announced as ``_brainjar._tcp.local.``.
 - ``Registry`` + ``browse`` / ``watch_file`` / ``static_sightings``: the live
   table, for ``brainjar discover`` and for anyone who wants it.
@@ -13,7 +13,7 @@ from ._announce import SERVICE_TYPE, Announcer, txt_properties
 from ._browser import browse
 from ._interfaces import DEFAULT_INTERFACES, resolve_interfaces
 from ._registry import Policy, Registry
-from ._source import DiscoverSource, policy_from_config, source_from_manifest, start_feeds
+from ._source import DiscoverSettings, DiscoverSource, policy_from_config, start_feeds
 from ._static import read_address_file, static_sightings, watch_file
 from ._table import Service, Sighting
 
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_INTERFACES",
     "SERVICE_TYPE",
     "Announcer",
+    "DiscoverSettings",
     "DiscoverSource",
     "Policy",
     "Registry",
@@ -30,7 +31,6 @@ __all__ = [
     "policy_from_config",
     "read_address_file",
     "resolve_interfaces",
-    "source_from_manifest",
     "start_feeds",
     "static_sightings",
     "txt_properties",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import anyio
 from anyio.abc import TaskStatus
@@ -58,7 +58,7 @@ async def browse(
     seen: Callable[[Sighting], None],
     gone: Callable[[str], None],
     *,
-    interfaces: list[str] | None = None,
+    interfaces: Sequence[str] | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Browses until cancelled, calling ``seen`` and ``gone`` as services come and go.

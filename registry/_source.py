@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 import anyio
 import anyio.abc
 from brainjar.adapters.grpc import Channel, GrpcToolSource
 
 from brainjar._errors import BrainjarError, DiscoveryError
-from brainjar._manifest import DiscoverConfig, McpServerConfig
-from brainjar._tool import Tool
 from brainjar.protocols import ToolSource
+from brainjar.tools import ChangeSignal, Tool, union, wait_any_changed
 
 from ._browser import browse
 from ._interfaces import resolve_interfaces
@@ -23,7 +25,7 @@ from ._registry import HEALTH_FAILURES, HEALTH_INTERVAL, Policy, Registry
 from ._static import static_sightings, watch_file
 from ._table import Service
 
-__all__ = ["DiscoverSource", "policy_from_config", "source_from_manifest", "start_feeds"]
+__all__ = ["DiscoverSettings", "DiscoverSource", "policy_from_config", "start_feeds"]
 
 log = logging.getLogger("brainjar.registry")
 
@@ -34,7 +36,34 @@ ADMIT_WAIT = 5.0
 INITIAL_BROWSE = 1.0
 
 
-def policy_from_config(config: DiscoverConfig) -> Policy:
+@dataclass(frozen=True, kw_only=True)
+class DiscoverSettings:
+    """Where to look for tool services and whom to trust (a ``discover`` entry).
+
+    Attributes:
+        selector: labels a service must have.
+        transport: ``grpc`` or ``mcp`` (MCP streamable HTTP), for the tool calls.
+        allow: instance names to trust; empty: any.
+        token: the bearer token services must prove they know.
+        static: ``host:port`` of services to use as well.
+        file: a file of ``host:port`` lines, re-read when it changes.
+        interfaces: where to browse mDNS; None: loopback only.
+        multicast: browse mDNS at all.
+        ca: PEM certificates to trust for TLS services.
+    """
+
+    selector: Mapping[str, str] = field(default_factory=dict)
+    transport: Literal["grpc", "mcp"] = "grpc"
+    allow: Sequence[str] = ()
+    token: str | None = None
+    static: Sequence[str] = ()
+    file: Path | None = None
+    interfaces: Sequence[str] | None = None
+    multicast: bool = True
+    ca: Path | None = None
+
+
+def policy_from_config(config: DiscoverSettings) -> Policy:
     """The trust policy a discover entry asks for.
 
     Raises:
@@ -46,10 +75,17 @@ def policy_from_config(config: DiscoverConfig) -> Policy:
             ca = config.ca.read_bytes()
         except OSError as exc:
             raise DiscoveryError(f"cannot read the ca file {config.ca}: {exc}") from None
-    return Policy(selector=config.selector, allow=config.allow, token=config.token or None, ca=ca)
+    return Policy(
+        selector=dict(config.selector),
+        allow=list(config.allow),
+        token=config.token or None,
+        ca=ca,
+    )
 
 
-async def start_feeds(registry: Registry, config: DiscoverConfig, tg: anyio.abc.TaskGroup) -> None:
+async def start_feeds(
+    registry: Registry, config: DiscoverSettings, tg: anyio.abc.TaskGroup
+) -> None:
     """Starts the registry and feeds it from mDNS, static entries and the file.
 
     Raises:
@@ -76,14 +112,14 @@ class DiscoverSource:
     a tool error.
 
     Args:
-        config: the manifest's ``discover`` entry.
+        config: where to look and whom to trust.
         health_interval: seconds between health checks.
         health_failures: failed checks before a silent service is removed.
     """
 
     def __init__(
         self,
-        config: DiscoverConfig,
+        config: DiscoverSettings,
         *,
         health_interval: float = HEALTH_INTERVAL,
         health_failures: int = HEALTH_FAILURES,
@@ -96,8 +132,9 @@ class DiscoverSource:
         )
         self._sources: dict[str, ToolSource] = {}
         self._scopes: dict[str, anyio.CancelScope] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
         self._warned: set[tuple[str, str]] = set()
+        self._changes = ChangeSignal()
 
     @property
     def name(self) -> str:
@@ -105,37 +142,30 @@ class DiscoverSource:
         return f"discover:{selector or '*'}"
 
     def tools(self) -> Sequence[Tool]:
-        seen: dict[str, Tool] = {}
-        for source in list(self._sources.values()):
-            for tool in source.tools():
-                if tool.name not in seen:
-                    seen[tool.name] = tool
-                elif (tool.name, source.name) not in self._warned:
-                    self._warned.add((tool.name, source.name))
-                    log.warning(
-                        "tool %r of %s is left out: %s offers one of that name "
-                        "(give the discover entry a prefix, or narrow its selector)",
-                        tool.name,
-                        source.name,
-                        seen[tool.name].source,
-                    )
-        return list(seen.values())
+        return union(
+            list(self._sources.values()),
+            warned=self._warned,
+            hint="give the discover entry a prefix, or narrow its selector",
+        )
+
+    @property
+    def version(self) -> int:
+        return self._changes.version + sum(s.version for s in list(self._sources.values()))
+
+    async def wait_changed(self, seen: int) -> int:
+        return await wait_any_changed(list(self._sources.values()), seen, own=self._changes)
 
     async def __aenter__(self) -> Self:
-        tg = anyio.create_task_group()
-        await tg.__aenter__()
-        try:
+        async with AsyncExitStack() as stack:
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)
             await start_feeds(self.registry, self.config, tg)
             tg.start_soon(self._follow)
             if self.config.multicast:
                 await anyio.sleep(INITIAL_BROWSE)  # a browse window, not a readiness wait
             with anyio.move_on_after(ADMIT_WAIT):
                 await self._settled()
-        except BaseException as exc:
-            tg.cancel_scope.cancel()
-            await tg.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        self._tg = tg
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -144,10 +174,9 @@ class DiscoverSource:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        tg, self._tg = self._tg, None
-        if tg is not None:
-            tg.cancel_scope.cancel()
-            await tg.__aexit__(None, None, None)
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
 
     async def _settled(self) -> None:
         """Waits until no entry is being checked and every usable one is open."""
@@ -184,13 +213,15 @@ class DiscoverSource:
                 try:
                     async with source:
                         self._sources[key] = source
+                        self._changes.bump()
                         self.registry.touch()
                         log.info("%s: tools %s", source.name, [t.name for t in source.tools()])
                         await anyio.sleep_forever()
                 except BrainjarError as exc:
                     log.warning("cannot use the tools of %s: %s", row.name, exc)
         finally:
-            self._sources.pop(key, None)
+            if self._sources.pop(key, None) is not None:
+                self._changes.bump()
             if self._scopes.get(key) is scope:
                 del self._scopes[key]
 
@@ -206,18 +237,9 @@ class DiscoverSource:
         if not port:
             log.warning("%s offers no MCP transport; it is left out", row.name)
             return None
-        from brainjar.adapters.mcp import source_from_manifest as mcp_source
+        from brainjar.adapters.mcp import McpServer, McpSource
 
         headers = {"Authorization": f"Bearer {policy.token}"} if policy.token else {}
         url = f"http://{s.host}:{port}{s.mcp_path}"
-        mcp: ToolSource = mcp_source(McpServerConfig(url=url, headers=headers, name=row.name))
+        mcp: ToolSource = McpSource(McpServer(url=url, headers=headers, name=row.name))
         return mcp
-
-
-def source_from_manifest(config: DiscoverConfig) -> DiscoverSource:
-    """The tool source of a manifest's ``discover`` entry.
-
-    mDNS is browsed on ``config.interfaces``, by default loopback only
-    (``127.0.0.1``): a jar sees its network's services only when told where.
-    """
-    return DiscoverSource(config)

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from brainjar import TransportError
-from brainjar._asgi import listen
+from brainjar.http._listen import listen
 
 
 def test_the_socket_is_tcp_so_asyncio_turns_nagle_off() -> None:
@@ -20,5 +20,7 @@ def test_the_socket_is_tcp_so_asyncio_turns_nagle_off() -> None:
 def test_a_taken_port_is_a_clear_error() -> None:
     with listen("127.0.0.1", 0, what="first") as taken:
         port = taken.getsockname()[1]
-        with pytest.raises(TransportError, match=rf"second: cannot listen on 127.0.0.1:{port}: .*port 0"):
+        with pytest.raises(
+            TransportError, match=rf"second: cannot listen on 127.0.0.1:{port}: .*port 0"
+        ):
             listen("127.0.0.1", port, what="second").close()

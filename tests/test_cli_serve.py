@@ -36,7 +36,10 @@ def test_run_serves_the_endpoints_and_logs_requests(tmp_path: Path) -> None:
         )
         jar = subprocess.Popen(
             [sys.executable, "-m", "brainjar", "run", str(manifest), "--json"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
         )
         try:

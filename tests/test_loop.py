@@ -10,16 +10,27 @@ from typing import Any
 import anyio
 import pytest
 
-from brainjar import Answer, ModelError, StepStarted, TextDelta, Tool, ToolCallFailed, ToolCallFinished, ToolResult
-from brainjar._jar import Jar
-from brainjar._manifest import JarManifest
-from brainjar._toolset import StaticSource
+from brainjar import (
+    Answer,
+    ModelError,
+    StepStarted,
+    TextDelta,
+    Tool,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolResult,
+)
+from brainjar.jar._jar import Jar
+from brainjar.manifest._models import JarManifest
+from brainjar.tools._toolset import StaticSource
 from brainjar.testing import ScriptedModel, ScriptedModelServer, call, calls, fail, reply
 
 PROTOCOLS = ["openai", "ollama"]
 
 
-def manifest(protocol: str, server: ScriptedModelServer, tmp_path: Path, **loop: Any) -> JarManifest:
+def manifest(
+    protocol: str, server: ScriptedModelServer, tmp_path: Path, **loop: Any
+) -> JarManifest:
     model = (
         {"backend": "openai", "endpoint": server.openai_base_url, "name": "scripted"}
         if protocol == "openai"
@@ -38,9 +49,13 @@ def manifest(protocol: str, server: ScriptedModelServer, tmp_path: Path, **loop:
     )
 
 
-def tool(name: str, fn: Any, properties: dict[str, Any] | None = None, required: Sequence[str] = ()) -> Tool:
+def tool(
+    name: str, fn: Any, properties: dict[str, Any] | None = None, required: Sequence[str] = ()
+) -> Tool:
     schema = {"type": "object", "properties": properties or {}, "required": list(required)}
-    return Tool(name=name, description=f"the {name} tool", parameters=schema, call=fn, source="test")
+    return Tool(
+        name=name, description=f"the {name} tool", parameters=schema, call=fn, source="test"
+    )
 
 
 async def add(args: dict[str, Any]) -> ToolResult:
@@ -69,8 +84,12 @@ async def scripted(request: pytest.FixtureRequest) -> AsyncIterator[ScriptedMode
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_tool_call_then_an_answer(protocol: str, tmp_path: Path) -> None:
-    async with ScriptedModelServer([call("add", {"a": 2, "b": 3}), reply("It is 5.", chunks=3)]) as server:
-        async with Jar(manifest(protocol, server, tmp_path), extra_sources=[StaticSource([ADD])]) as jar:
+    async with ScriptedModelServer(
+        [call("add", {"a": 2, "b": 3}), reply("It is 5.", chunks=3)]
+    ) as server:
+        async with Jar(
+            manifest(protocol, server, tmp_path), extra_sources=[StaticSource([ADD])]
+        ) as jar:
             events = await run(jar, "what is 2+3?")
     finished = [e for e in events if isinstance(e, ToolCallFinished)]
     assert [(f.name, f.content) for f in finished] == [("add", "5")]
@@ -100,8 +119,10 @@ async def test_tool_calls_run_in_parallel(protocol: str, tmp_path: Path) -> None
 
     script = [calls(call("ping", {}), call("pong", {})), reply("both")]
     async with ScriptedModelServer(script) as server:
-        jar = Jar(manifest(protocol, server, tmp_path, tool_timeout="20s"),
-                  extra_sources=[StaticSource([tool("ping", ping), tool("pong", pong)])])
+        jar = Jar(
+            manifest(protocol, server, tmp_path, tool_timeout="20s"),
+            extra_sources=[StaticSource([tool("ping", ping), tool("pong", pong)])],
+        )
         async with jar:
             with anyio.fail_after(30):
                 answer = await jar.ask("go")
@@ -110,7 +131,9 @@ async def test_tool_calls_run_in_parallel(protocol: str, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_every_tool_failure_is_a_message_the_model_reads(protocol: str, tmp_path: Path) -> None:
+async def test_every_tool_failure_is_a_message_the_model_reads(
+    protocol: str, tmp_path: Path
+) -> None:
     async def hangs(args: dict[str, Any]) -> ToolResult:
         await anyio.sleep_forever()
         raise AssertionError
@@ -128,22 +151,30 @@ async def test_every_tool_failure_is_a_message_the_model_reads(protocol: str, tm
         call("add", {"a": "two", "b": 3}),
         call("nope", {}),
     ]
-    expected = {"hangs:timeout", "crashes:error", "says_no:error", "add:bad_arguments", "nope:unknown_tool"}
+    expected = {
+        "hangs:timeout",
+        "crashes:error",
+        "says_no:error",
+        "add:bad_arguments",
+        "nope:unknown_tool",
+    }
     if protocol == "openai":  # Ollama's wire format (and its SDK) only carries JSON objects
         broken.append(call("add", '{"a": 1, "b":'))
         expected.add("add:malformed_arguments")
     script = [calls(*broken), reply("done")]
     tools = [ADD, tool("hangs", hangs), tool("crashes", crashes), tool("says_no", says_no)]
     async with ScriptedModelServer(script) as server:
-        async with Jar(manifest(protocol, server, tmp_path, tool_timeout="300ms"),
-                       extra_sources=[StaticSource(tools)]) as jar:
+        async with Jar(
+            manifest(protocol, server, tmp_path, tool_timeout="300ms"),
+            extra_sources=[StaticSource(tools)],
+        ) as jar:
             events = await run(jar, "break things")
     failed = {e.name + ":" + e.kind for e in events if isinstance(e, ToolCallFailed)}
     assert failed == expected
     told = tool_messages(server)
     assert "did not finish within 0.3s" in told[0]
     assert "RuntimeError: segfault in the flux capacitor" in told[1]
-    assert told[2] == "permission denied"
+    assert told[2] == "error: permission denied"  # every tool failure is marked alike
     assert "bad arguments for add" in told[3] and "'two' is not of type 'integer'" in told[3]
     assert "no tool named 'nope'" in told[4] and "add" in told[4]
     if protocol == "openai":
@@ -153,9 +184,12 @@ async def test_every_tool_failure_is_a_message_the_model_reads(protocol: str, tm
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_max_steps_ends_the_loop_with_a_clear_event(protocol: str, tmp_path: Path) -> None:
-    async with ScriptedModelServer(ScriptedModel([call("add", {"a": 1, "b": 1})], repeat=True)) as server:
-        async with Jar(manifest(protocol, server, tmp_path, max_steps=3),
-                       extra_sources=[StaticSource([ADD])]) as jar:
+    async with ScriptedModelServer(
+        ScriptedModel([call("add", {"a": 1, "b": 1})], repeat=True)
+    ) as server:
+        async with Jar(
+            manifest(protocol, server, tmp_path, max_steps=3), extra_sources=[StaticSource([ADD])]
+        ) as jar:
             events = await run(jar, "loop forever")
     assert [e.step for e in events if isinstance(e, StepStarted)] == [1, 2, 3]
     answer = events[-1]
@@ -165,8 +199,10 @@ async def test_max_steps_ends_the_loop_with_a_clear_event(protocol: str, tmp_pat
 
 async def test_tool_choice_holds_until_the_first_call(tmp_path: Path) -> None:
     async with ScriptedModelServer([call("add", {"a": 1, "b": 1}), reply("2")]) as server:
-        async with Jar(manifest("openai", server, tmp_path, tool_choice="add"),
-                       extra_sources=[StaticSource([ADD])]) as jar:
+        async with Jar(
+            manifest("openai", server, tmp_path, tool_choice="add"),
+            extra_sources=[StaticSource([ADD])],
+        ) as jar:
             await jar.ask("1+1")
     first, second = (r.body for r in server.requests)
     assert first["tool_choice"] == {"type": "function", "function": {"name": "add"}}
@@ -182,7 +218,9 @@ async def test_the_transcript_is_written_as_it_happens(tmp_path: Path) -> None:
         raise AssertionError
 
     async with ScriptedModelServer([call("slow", {})]) as server:
-        async with Jar(manifest("openai", server, tmp_path), extra_sources=[StaticSource([tool("slow", slow)])]) as jar:
+        async with Jar(
+            manifest("openai", server, tmp_path), extra_sources=[StaticSource([tool("slow", slow)])]
+        ) as jar:
             async with jar.events("wait") as events:
                 async for event in events:
                     if type(event).__name__ == "ToolCallStarted":

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brainjar import ManifestError
-from brainjar._duration import parse_duration
-from brainjar._manifest import JarManifest, LangChainTools, McpTools
-from brainjar._manifest_load import load_manifest, load_yaml
-from brainjar._schema import schema_json
+from brainjar.manifest._duration import parse_duration
+from brainjar.manifest._models import JarManifest, LangChainTools, McpTools
+from brainjar.manifest._load import load_manifest, load_yaml
+from brainjar.manifest._schema import schema_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,9 @@ def test_a_good_manifest_loads_with_paths_and_durations_resolved(tmp_path: Path)
     assert m.spec.loop.tool_timeout == 90.0
 
 
-def test_environment_variables_are_interpolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variables_are_interpolated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCS_TOKEN", "s3cret")
     m = load_manifest(write(tmp_path, GOOD))
     assert isinstance(m, JarManifest)
@@ -73,28 +75,68 @@ def test_a_missing_variable_is_named_with_its_position(tmp_path: Path) -> None:
     text = GOOD.replace("${DOCS_TOKEN:-none}", "${BRAINJAR_SURELY_UNSET}")
     with pytest.raises(ManifestError) as info:
         load_manifest(write(tmp_path, text))
-    assert info.value.problems == [
-        f"{tmp_path / 'jar.yaml'}:16:5: environment variable BRAINJAR_SURELY_UNSET is not set; "
-        "set it, or write ${BRAINJAR_SURELY_UNSET:-default}"
-    ] or "16:" in info.value.problems[0]
+    assert (
+        info.value.problems
+        == [
+            f"{tmp_path / 'jar.yaml'}:16:5: environment variable BRAINJAR_SURELY_UNSET is not set; "
+            "set it, or write ${BRAINJAR_SURELY_UNSET:-default}"
+        ]
+        or "16:" in info.value.problems[0]
+    )
     assert "BRAINJAR_SURELY_UNSET is not set" in str(info.value)
 
 
 BAD = [
     # (what to change in GOOD, the expected line:col, a part of the message)
     (("kind: Jar", "kind: Jra"), "2:7", "kind must be one of"),
-    (("apiVersion: brainjar.dev/v1", "apiVersion: v2"), "1:13", "apiVersion: input should be 'brainjar.dev/v1'"),
-    (("  name: file-clerk", "  name: File Clerk"), "4:9", "metadata.name: string should match pattern"),
-    (("    backend: llama-cpp", "    backend: llama"), "8:14", "spec.model.backend: input should be"),
+    (
+        ("apiVersion: brainjar.dev/v1", "apiVersion: v2"),
+        "1:13",
+        "apiVersion: input should be 'brainjar.dev/v1'",
+    ),
+    (
+        ("  name: file-clerk", "  name: File Clerk"),
+        "4:9",
+        "metadata.name: string should match pattern",
+    ),
+    (
+        ("    backend: llama-cpp", "    backend: llama"),
+        "8:14",
+        "spec.model.backend: input should be",
+    ),
     (("    weights: smollm2-135m", "    wieghts: smollm2-135m"), "9:5", "did you mean 'weights'?"),
-    (("{command: [mcp-server-time]}", "{comand: [mcp-server-time]}"), "15:13", "did you mean 'command'?"),
-    (("{command: [mcp-server-time]}", "{command: mcp-server-time}"), "15:22", "e.g. [mcp-server-time]"),
-    (("- mcp: {command: [mcp-server-time]}", "- mpc: {command: [mcp-server-time]}"), "15:7", "needs one of the keys langchain, mcp or discover"),
+    (
+        ("{command: [mcp-server-time]}", "{comand: [mcp-server-time]}"),
+        "15:13",
+        "did you mean 'command'?",
+    ),
+    (
+        ("{command: [mcp-server-time]}", "{command: mcp-server-time}"),
+        "15:22",
+        "e.g. [mcp-server-time]",
+    ),
+    (
+        ("- mcp: {command: [mcp-server-time]}", "- mpc: {command: [mcp-server-time]}"),
+        "15:7",
+        "needs one of the keys langchain, mcp or discover",
+    ),
     (("tool_timeout: 1m30s", "tool_timeout: soon"), "19:38", "'soon' is not a duration"),
     (("max_steps: 8", "max_steps: 0"), "19:21", "greater than or equal to 1"),
-    (("    - openai: {port: 8080}", "    - openai: {port: 99999}"), "18:22", "less than or equal to 65535"),
-    (("langchain_community.agent_toolkits:FileManagementToolkit", "no colon here"), "12:18", "spec.tools[0].langchain: string should match"),
-    (("    system: You are a careful file clerk.", "    endpoint: http://x"), "7:3", "backend llama-cpp starts its own server"),
+    (
+        ("    - openai: {port: 8080}", "    - openai: {port: 99999}"),
+        "18:22",
+        "less than or equal to 65535",
+    ),
+    (
+        ("langchain_community.agent_toolkits:FileManagementToolkit", "no colon here"),
+        "12:18",
+        "spec.tools[0].langchain: string should match",
+    ),
+    (
+        ("    system: You are a careful file clerk.", "    endpoint: http://x"),
+        "7:3",
+        "backend llama-cpp starts its own server",
+    ),
 ]
 
 
@@ -137,7 +179,8 @@ def test_model_backends_say_what_they_need(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("30s", 30), ("2m", 120), ("1h30m", 5400), ("250ms", 0.25), (5, 5), ("1.5", 1.5)]
+    ("text", "seconds"),
+    [("30s", 30), ("2m", 120), ("1h30m", 5400), ("250ms", 0.25), (5, 5), ("1.5", 1.5)],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -149,7 +192,9 @@ def test_the_checked_in_schema_is_what_brainjar_schema_prints() -> None:
 
 
 def test_every_shipped_manifest_is_valid() -> None:
-    found = sorted((ROOT / "manifests").glob("*.yaml")) + sorted((ROOT / "examples").glob("*/*.yaml"))
+    found = sorted((ROOT / "manifests").glob("*.yaml")) + sorted(
+        (ROOT / "examples").glob("*/*.yaml")
+    )
     shipped = [p for p in found if "apiVersion:" in p.read_text()]  # not the scripts beside them
     assert len(shipped) >= 3, "manifests/ has lost its manifests"
     for path in shipped:
@@ -161,7 +206,9 @@ def test_validate_exits_2_with_the_message_and_no_traceback(tmp_path: Path) -> N
     good = write(tmp_path, GOOD, "good.yaml")
     run = subprocess.run(
         [sys.executable, "-m", "brainjar", "validate", str(good), str(bad)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 2
     assert f"{good}: ok" in run.stdout
@@ -173,7 +220,9 @@ yaml_text = st.one_of(
     st.text(max_size=200),
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+        ),
         max_leaves=20,
     ).map(lambda v: __import__("json").dumps(v)),
     st.builds(
@@ -184,7 +233,9 @@ yaml_text = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=yaml_text)
 def test_random_yaml_never_ends_in_a_traceback(tmp_path: Path, text: str) -> None:
     path = tmp_path / "fuzz.yaml"

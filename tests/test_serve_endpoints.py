@@ -13,10 +13,10 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from brainjar import Tool, ToolResult
-from brainjar._jar import Jar
-from brainjar._manifest import JarManifest
-from brainjar._serve import serve_endpoints
-from brainjar._toolset import StaticSource
+from brainjar.jar._jar import Jar
+from brainjar.manifest._models import JarManifest
+from brainjar.serve._endpoints import serve_endpoints
+from brainjar.tools._toolset import StaticSource
 from brainjar.testing import ScriptedModelServer, reply
 
 

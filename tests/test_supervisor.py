@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from brainjar import ProcessError
-from brainjar._supervisor import ProcessSpec, SupervisedProcess, supervise
+from brainjar.process._supervisor import ProcessSpec, SupervisedProcess, supervise
 
 FIXTURES = Path(__file__).parent / "supervisor_fixtures"
 # Limits for things that should happen quickly on any machine.

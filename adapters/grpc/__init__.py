@@ -3,11 +3,9 @@
 - ``GrpcToolSource``: a remote service's tools as a ``ToolSource``.
 - ``ToolServer`` + ``serve_grpc``: any live list of tools as a service, with
   ``grpc.health.v1``, a bearer token, TLS and per-call limits.
-- ``grpc_endpoint``: a jar's tools, for ``endpoints: - grpc:``.
 """
 
 from ._client import Channel, Description, GrpcToolSource, describe, health_check
-from ._endpoint import GrpcEndpoint, grpc_endpoint
 from ._server import Limits, TlsFiles, ToolServer, serve_grpc
 from ._wire import PROTOCOL_VERSION, SERVICE_NAME, digest
 
@@ -16,14 +14,12 @@ __all__ = [
     "SERVICE_NAME",
     "Channel",
     "Description",
-    "GrpcEndpoint",
     "GrpcToolSource",
     "Limits",
     "TlsFiles",
     "ToolServer",
     "describe",
     "digest",
-    "grpc_endpoint",
     "health_check",
     "serve_grpc",
 ]

@@ -13,12 +13,12 @@ from typing import Any, Self
 
 import anyio
 import grpc
+from brainjar.adapters.grpc import tool_service_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from brainjar._errors import TransportError
-from brainjar._tool import Tool, ToolResult
+from brainjar.tools import ChangeSignal, Tool, ToolResult
 
-from . import tool_service_pb2 as pb
 from ._wire import SERVICE_NAME, bearer, proof, stub
 
 __all__ = ["Channel", "Description", "GrpcToolSource", "describe", "health_check"]
@@ -124,6 +124,7 @@ class GrpcToolSource:
         self.channel = channel
         self._name = name or f"grpc:{channel.target}"
         self._tools: list[Tool] = []
+        self._changes = ChangeSignal()
         self._grpc: grpc.aio.Channel | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self.digest = ""
@@ -134,6 +135,13 @@ class GrpcToolSource:
 
     def tools(self) -> Sequence[Tool]:
         return self._tools
+
+    @property
+    def version(self) -> int:
+        return self._changes.version
+
+    async def wait_changed(self, seen: int) -> int:
+        return await self._changes.wait(seen)
 
     async def __aenter__(self) -> Self:
         self._grpc = self.channel.open()
@@ -158,6 +166,7 @@ class GrpcToolSource:
         tb: TracebackType | None,
     ) -> None:
         self._tools = []
+        self._changes.bump()
         try:
             if self._tg is not None:
                 tg, self._tg = self._tg, None
@@ -172,6 +181,7 @@ class GrpcToolSource:
     def _update(self, reply: pb.ListToolsResponse) -> None:
         self.digest = reply.digest
         self._tools = [self._tool(t) for t in reply.tools]
+        self._changes.bump()
 
     def _tool(self, message: pb.Tool) -> Tool:
         name = message.name

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,13 +17,13 @@ from typing import Any
 import anyio
 import grpc
 from anyio.abc import TaskStatus
+from brainjar.adapters.grpc import tool_service_pb2 as pb
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from brainjar._errors import ToolError, TransportError
-from brainjar._loop import _schema_problem
-from brainjar._tool import Tool, ToolResult
+from brainjar._errors import BadArguments, ToolError, TransportError
+from brainjar.protocols import ToolSource
+from brainjar.tools import Tool, ToolPolicy, ToolResult, apply_policy, as_source, schema_problem
 
-from . import tool_service_pb2 as pb
 from ._wire import PROTOCOL_VERSION, SERVICE_NAME, add_servicer, digest, proof, tool_messages
 
 __all__ = ["Limits", "TlsFiles", "ToolServer", "serve_grpc"]
@@ -33,8 +32,12 @@ log = logging.getLogger("brainjar.grpc")
 
 # How long a stopping server lets calls in flight finish, by default.
 STOP_GRACE = 5.0
-# How often the served tool list is compared with what watchers last saw.
-TOOLS_POLL = 0.5
+# The service's setting behind each limit a call can hit, for its error message.
+_SETTINGS = {
+    "timeout": " (limits.call_timeout)",
+    "max_argument_bytes": " (limits.max_argument_bytes)",
+    "max_result_bytes": " (limits.max_result_bytes)",
+}
 # Room for the message framing around the arguments' JSON.
 _ENVELOPE_BYTES = 4096
 
@@ -55,6 +58,16 @@ class Limits:
     call_timeout: float = 30.0
     max_concurrent_calls: int = 8
 
+    @property
+    def policy(self) -> ToolPolicy:
+        """The per-call policy: an oversized result is refused, not cut."""
+        return ToolPolicy(
+            timeout=self.call_timeout,
+            max_argument_bytes=self.max_argument_bytes,
+            max_result_bytes=self.max_result_bytes,
+            truncate_results=False,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class TlsFiles:
@@ -69,7 +82,7 @@ class ToolServer:
     """The servicer; ``serve_grpc`` runs it.
 
     Attributes:
-        tools: returns the tools offered now.
+        tools: the tool source (or a function returning the tools offered now).
         instance: the service's name, as announced.
         labels: the service's labels, as announced.
         ports: transport name to port, filled in as each transport listens.
@@ -77,7 +90,7 @@ class ToolServer:
         limits: what one call may take.
     """
 
-    tools: Callable[[], Sequence[Tool]]
+    tools: ToolSource | Callable[[], Sequence[Tool]]
     instance: str
     labels: Mapping[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
@@ -87,10 +100,18 @@ class ToolServer:
     _stopping: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _in_flight: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _last_digest: str = field(default="", init=False, repr=False)
+    source: ToolSource = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.source = as_source(self.tools, name=self.instance)
+
+    def offered(self) -> Sequence[Tool]:
+        """The tools offered now."""
+        return self.source.tools()
 
     def digest(self) -> str:
         """The digest of the tools offered now."""
-        return digest(self.tools())
+        return digest(self.offered())
 
     def notify_if_changed(self) -> bool:
         """Wakes the watchers if the tool list changed since last asked; says whether it did."""
@@ -139,7 +160,7 @@ class ToolServer:
         self, request: pb.ListToolsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListToolsResponse:
         await self._authorize(context)
-        tools = self.tools()
+        tools = self.offered()
         return pb.ListToolsResponse(tools=tool_messages(tools), digest=digest(tools))
 
     async def WatchTools(
@@ -151,7 +172,7 @@ class ToolServer:
             # Take the event before reading the list: a change while we read or yield
             # sets this event, rather than one made after it, and is not missed.
             changed = self._changed
-            tools = self.tools()
+            tools = self.offered()
             now = digest(tools)
             if now != sent:
                 sent = now
@@ -177,7 +198,7 @@ class ToolServer:
                 f"the arguments of {request.name} are {size} bytes; {self.instance} takes at "
                 f"most {limits.max_argument_bytes} (limits.max_argument_bytes)",
             )
-        tool = next((t for t in self.tools() if t.name == request.name), None)
+        tool = next((t for t in self.offered() if t.name == request.name), None)
         if tool is None:
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"{self.instance} has no tool {request.name!r}"
@@ -190,7 +211,7 @@ class ToolServer:
             arguments, problem = None, f"not JSON: {exc}"
         else:
             problem = (
-                _schema_problem(tool.parameters, arguments)
+                schema_problem(tool.parameters, arguments)
                 if isinstance(arguments, dict)
                 else "not a JSON object"
             )
@@ -227,24 +248,18 @@ class ToolServer:
     async def _run(
         self, tool: Tool, arguments: dict[str, Any], context: grpc.aio.ServicerContext[Any, Any]
     ) -> ToolResult:
-        remaining = context.time_remaining()
-        limit = self.limits.call_timeout
-        if remaining is not None and math.isfinite(remaining):
-            limit = min(limit, remaining)
-        with anyio.move_on_after(limit) as scope:
-            try:
-                return ToolResult.of(await tool.call(arguments))
-            except ToolError as exc:
+        try:
+            return await apply_policy(tool, self.limits.policy).call(arguments)
+        except BadArguments as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ToolError as exc:
+            if exc.code == "UNKNOWN":  # the tool failed: a result the caller's model reads
                 return ToolResult.error(str(exc))
-            except Exception as exc:  # a tool's failure is a result, never the server's
-                log.warning("tool %s failed", tool.name, exc_info=True)
-                return ToolResult.error(f"{tool.name} failed: {type(exc).__name__}: {exc}")
-        assert scope.cancelled_caught
-        await context.abort(
-            grpc.StatusCode.DEADLINE_EXCEEDED,
-            f"{tool.name} did not finish within {limit:g}s on {self.instance}",
-        )
-        raise AssertionError
+            setting = _SETTINGS.get(exc.limit or "", "")
+            await context.abort(
+                getattr(grpc.StatusCode, exc.code), f"{exc} on {self.instance}{setting}"
+            )
+        raise AssertionError  # abort raises; this tells the type checker
 
 
 async def serve_grpc(
@@ -303,8 +318,9 @@ async def serve_grpc(
     server.notify_if_changed()
     try:
         task_status.started(bound)
+        version = server.source.version
         while True:
-            await anyio.sleep(TOOLS_POLL)
+            version = await server.source.wait_changed(version)
             server.notify_if_changed()
     finally:
         with anyio.CancelScope(shield=True):

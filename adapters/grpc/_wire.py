@@ -8,10 +8,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from brainjar._tool import Tool
+from brainjar.adapters.grpc import tool_service_pb2 as pb
+from brainjar.adapters.grpc import tool_service_pb2_grpc as pb_grpc
 
-from . import tool_service_pb2 as pb
-from . import tool_service_pb2_grpc as pb_grpc
+from brainjar.tools._tool import Tool
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -65,9 +65,9 @@ def bearer(token: str | None) -> tuple[tuple[str, str], ...]:
 
 def stub(channel: Any) -> Any:
     """A ``ToolService`` client stub on ``channel`` (the generated class is untyped)."""
-    return pb_grpc.ToolServiceStub(channel)  # type: ignore[no-untyped-call]
+    return pb_grpc.ToolServiceStub(channel)  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def add_servicer(servicer: Any, server: Any) -> None:
     """Adds ``servicer`` to a gRPC server (the generated function is untyped)."""
-    pb_grpc.add_ToolServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    pb_grpc.add_ToolServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call, unused-ignore]

@@ -19,7 +19,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from brainjar._errors import ManifestError, ToolError
-from brainjar._tool import Tool, ToolResult
+from brainjar.tools import ChangeSignal, Tool, ToolResult
 
 __all__ = ["LangChainSource", "load_langchain_tools", "to_brainjar_tool"]
 
@@ -38,6 +38,7 @@ class LangChainSource:
         self.kwargs = dict(kwargs or {})
         self.search_path = search_path
         self._tools: list[Tool] = []
+        self._changes = ChangeSignal()
 
     @property
     def name(self) -> str:
@@ -45,6 +46,13 @@ class LangChainSource:
 
     def tools(self) -> Sequence[Tool]:
         return self._tools
+
+    @property
+    def version(self) -> int:
+        return self._changes.version
+
+    async def wait_changed(self, seen: int) -> int:
+        return await self._changes.wait(seen)
 
     async def __aenter__(self) -> Self:
         # A tools module next to the manifest imports as a module of that name,
@@ -56,6 +64,7 @@ class LangChainSource:
             to_brainjar_tool(t, source=self.name)
             for t in load_langchain_tools(self.target, self.kwargs)
         ]
+        self._changes.bump()
         return self
 
     async def __aexit__(
@@ -65,6 +74,7 @@ class LangChainSource:
         tb: TracebackType | None,
     ) -> None:
         self._tools = []
+        self._changes.bump()
 
 
 def load_langchain_tools(target: str, kwargs: Mapping[str, Any]) -> list[BaseTool]:

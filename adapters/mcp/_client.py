@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TextIO
+from typing import Any, Literal, Self, TextIO
 from urllib.parse import urlsplit
 
 import anyio
@@ -34,13 +35,12 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from brainjar._errors import ToolError
-from brainjar._manifest import McpServerConfig
-from brainjar._tool import Tool, ToolResult
+from brainjar.tools import ChangeSignal, Tool, ToolResult
 
 from ._content import to_tool_result
 from ._streams import WatchedReadStream
 
-__all__ = ["McpSource", "source_from_manifest"]
+__all__ = ["McpServer", "McpSource"]
 
 log = logging.getLogger("brainjar.mcp")
 
@@ -66,9 +66,35 @@ _TRANSPORT_ERRORS = (
 )
 
 
-def source_from_manifest(config: McpServerConfig) -> McpSource:
-    """The tool source of one ``mcp:`` entry of a manifest."""
-    return McpSource(config)
+@dataclass(frozen=True, kw_only=True)
+class McpServer:
+    """Where an MCP server is: a command to run (stdio) or a URL (streamable HTTP, SSE).
+
+    Attributes:
+        command: the program and its first arguments.
+        args: more arguments.
+        env: variables for the server's environment.
+        cwd: the server's working directory.
+        url: the server's URL.
+        headers: HTTP headers to send (e.g. ``Authorization``).
+        transport: ``stdio``, ``http`` or ``sse``; default: stdio for a command, http for a URL.
+        name: for messages and ``brainjar tools``.
+        timeout: seconds allowed for initialize and tools/list (and to wait for a session).
+    """
+
+    command: Sequence[str] | None = None
+    args: Sequence[str] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    transport: Literal["stdio", "http", "sse"] | None = None
+    name: str | None = None
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("an MCP server needs either a command or a url, not both")
 
 
 class McpSource:
@@ -79,14 +105,15 @@ class McpSource:
     tools join when it comes.
 
     Args:
-        config: the manifest's description of the server.
+        config: where the server is.
         errlog: where a stdio server's stderr goes; default: this process's stderr.
     """
 
-    def __init__(self, config: McpServerConfig, *, errlog: TextIO | None = None) -> None:
+    def __init__(self, config: McpServer, *, errlog: TextIO | None = None) -> None:
         self.config = config
         self.errlog = errlog
         self._tools: list[Tool] = []
+        self._changes = ChangeSignal()
         self._session: ClientSession | None = None
         self._connected = anyio.Event()
         self._lost = anyio.Event()
@@ -106,6 +133,13 @@ class McpSource:
 
     def tools(self) -> Sequence[Tool]:
         return self._tools
+
+    @property
+    def version(self) -> int:
+        return self._changes.version
+
+    async def wait_changed(self, seen: int) -> int:
+        return await self._changes.wait(seen)
 
     async def __aenter__(self) -> Self:
         task_group = anyio.create_task_group()
@@ -137,6 +171,7 @@ class McpSource:
         task_group.cancel_scope.shield = True
         await task_group.__aexit__(None, None, None)
         self._tools = []
+        self._changes.bump()
 
     async def wait_connected(self, *, limit: float | None = None) -> bool:
         """Waits for a session, up to ``limit`` seconds (default: the server's
@@ -239,6 +274,7 @@ class McpSource:
 
     def _publish(self, listed: Sequence[types.Tool]) -> None:
         self._tools = [self._tool(t) for t in listed]
+        self._changes.bump()
 
     def _tool(self, listed: types.Tool) -> Tool:
         remote_name = listed.name
@@ -338,7 +374,7 @@ async def _http_client(
         yield streams
 
 
-def _short_name(config: McpServerConfig) -> str:
+def _short_name(config: McpServer) -> str:
     if config.name:
         return config.name
     if config.command:

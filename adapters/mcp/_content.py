@@ -16,7 +16,7 @@ from typing import Any
 
 import mcp_types as types
 
-from brainjar._tool import ToolResult
+from brainjar.tools._tool import ToolResult
 
 __all__ = ["from_tool_result", "to_tool_result"]
 

@@ -15,8 +15,9 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from brainjar._asgi import QuietUvicorn, listen
-from brainjar._tool import Tool
+from brainjar.http._listen import QuietUvicorn, listen
+from brainjar.protocols import ToolSource
+from brainjar.tools import Tool, ToolPolicy
 
 from ._server import McpGateway, build_mcp_server
 
@@ -108,7 +109,7 @@ async def serve_http(
 
 
 async def serve_tools_http(
-    tools: Callable[[], Sequence[Tool]],
+    tools: ToolSource | Callable[[], Sequence[Tool]],
     *,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -116,14 +117,16 @@ async def serve_tools_http(
     name: str = "brainjar-tools",
     version: str = "",
     token: str | None = None,
+    policy: ToolPolicy | None = None,
     task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves a plain list of tools (no model, no ask tool) over MCP streamable HTTP.
 
-    ``tools`` is read at every request, so the list may change while it serves.
+    ``tools`` (a source, or a function) is read at every request, so the list may
+    change while it serves; ``policy`` limits each call.
     Reports its URL through ``task_status``; runs until cancelled.
     """
-    gateway = build_mcp_server(tools, name=name, version=version)
+    gateway = build_mcp_server(tools, name=name, version=version, policy=policy)
     await serve_http(gateway, host=host, port=port, path=path, token=token, task_status=task_status)
 
 

@@ -29,7 +29,8 @@ from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 
 from brainjar._errors import BrainjarError, ToolError
-from brainjar._events import (
+from brainjar.protocols import ToolSource
+from brainjar.runtime._events import (
     Answer,
     Event,
     StepStarted,
@@ -37,8 +38,7 @@ from brainjar._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from brainjar._loop import _schema_problem
-from brainjar._tool import Tool, ToolResult
+from brainjar.tools import Tool, ToolPolicy, ToolResult, apply_policy, as_source
 
 from ._content import from_tool_result
 
@@ -46,8 +46,6 @@ __all__ = ["AskEvents", "McpGateway", "ask_tool_name", "build_mcp_server"]
 
 log = logging.getLogger("brainjar.mcp.server")
 
-# How often the offered tools are compared with the last list clients saw.
-TOOLS_POLL_INTERVAL = 1.0
 # How long one tools/list_changed notification may take to send to one client.
 NOTIFY_LIMIT = 5.0
 
@@ -69,7 +67,7 @@ class McpGateway:
 
     def __init__(
         self,
-        tools: Callable[[], Sequence[Tool]],
+        tools: ToolSource | Callable[[], Sequence[Tool]],
         *,
         name: str,
         version: str = "",
@@ -77,11 +75,13 @@ class McpGateway:
         ask: AskEvents | None = None,
         ask_name: str | None = None,
         tool_timeout: float | None = None,
+        policy: ToolPolicy | None = None,
     ) -> None:
-        self._tools = tools
+        self.source = as_source(tools, name=name)
         self.ask = ask
         self.ask_name = ask_name or ask_tool_name(name)
         self.tool_timeout = tool_timeout
+        self.policy = policy or ToolPolicy(timeout=tool_timeout)
         self.bus = InMemorySubscriptionBus()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.server: Server[Any] = Server(
@@ -99,7 +99,7 @@ class McpGateway:
 
     def tools(self) -> list[Tool]:
         """The brainjar tools offered now (without the ask tool)."""
-        return [t for t in self._tools() if t.name != self.ask_name]
+        return [t for t in self.source.tools() if t.name != self.ask_name]
 
     def listing(self) -> list[types.Tool]:
         """The tools offered now, as MCP announces them."""
@@ -130,10 +130,11 @@ class McpGateway:
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Tells clients when the offered tools change, until cancelled."""
+        version = self.source.version
         seen = _signature(self.listing())
         task_status.started()
         while True:
-            await anyio.sleep(TOOLS_POLL_INTERVAL)
+            version = await self.source.wait_changed(version)
             now = _signature(self.listing())
             if now != seen:
                 seen = now
@@ -169,21 +170,13 @@ class McpGateway:
         if tool is None:
             names = ", ".join(t.name for t in self.listing()) or "none"
             return _error(f"there is no tool named {params.name!r}; the tools are: {names}")
-        problem = _schema_problem(tool.parameters, arguments)
-        if problem is not None:
-            return _error(f"bad arguments for {tool.name}: {problem}")
         return from_tool_result(await self._run(tool, arguments))
 
     async def _run(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
         try:
-            with anyio.fail_after(self.tool_timeout):
-                return await tool.call(arguments)
-        except TimeoutError:
-            return ToolResult.error(f"{tool.name} did not finish within {self.tool_timeout:g}s")
-        except ToolError as exc:
+            return await apply_policy(tool, self.policy).call(arguments)
+        except ToolError as exc:  # what a tool raises is the client's result, not our crash
             return ToolResult.error(str(exc))
-        except Exception as exc:  # what a tool raises is the client's result, not our crash
-            return ToolResult.error(f"{tool.name} raised {type(exc).__name__}: {exc}")
 
     async def _ask(
         self, ctx: ServerRequestContext[Any], arguments: dict[str, Any]
@@ -222,23 +215,26 @@ class McpGateway:
 
 
 def build_mcp_server(
-    tools: Callable[[], Sequence[Tool]],
+    tools: ToolSource | Callable[[], Sequence[Tool]],
     *,
     name: str,
     version: str = "",
     instructions: str | None = None,
     ask: AskEvents | None = None,
     tool_timeout: float | None = None,
+    policy: ToolPolicy | None = None,
 ) -> McpGateway:
     """An MCP server offering ``tools()`` as it is at each request.
 
     Args:
-        tools: the tools offered now; read at every ``tools/list`` and call.
+        tools: a tool source (its changes are announced), or a function that
+            returns the tools offered now; read at every ``tools/list`` and call.
         name: the server's name (and, with ``ask``, the jar's name).
         version: the server's version.
         instructions: what a client's model is told about the server.
         ask: runs one conversation (``jar.events``); adds the ``ask_<name>`` tool.
         tool_timeout: a limit on each tool call, in seconds; None: no limit.
+        policy: every limit on a call (instead of ``tool_timeout``).
     """
     return McpGateway(
         tools,
@@ -247,6 +243,7 @@ def build_mcp_server(
         instructions=instructions,
         ask=ask,
         tool_timeout=tool_timeout,
+        policy=policy,
     )
 
 

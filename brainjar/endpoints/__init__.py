@@ -4,7 +4,7 @@ Both serve one jar as one model named after ``metadata.name``; a request is one
 conversation, run by the jar's own tool loop on the server::
 
     async with Jar.load("manifests/hello.yaml") as jar, anyio.create_task_group() as tg:
-        url = await tg.start(openai_endpoint(HttpEndpointConfig(port=0)).serve, jar)
+        url = await tg.start(openai_endpoint(HttpSettings(port=0)).serve, jar)
         # OpenAI(base_url=url, api_key="-").chat.completions.create(model=jar.name, ...)
 
 Rules every client meets (``examples/openai-client/README.md`` shows them in use):
@@ -28,7 +28,7 @@ Rules every client meets (``examples/openai-client/README.md`` shows them in use
 - Runs on the asyncio backend (uvicorn).
 """
 
-from ._http import MAX_BODY_BYTES, RequestLog
+from ._http import MAX_BODY_BYTES, HttpSettings, RequestLog
 from ._ollama import ollama_endpoint
 from ._openai import openai_endpoint
 from ._server import STOP_GRACE, HttpEndpoint
@@ -37,6 +37,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "STOP_GRACE",
     "HttpEndpoint",
+    "HttpSettings",
     "RequestLog",
     "ollama_endpoint",
     "openai_endpoint",

@@ -15,10 +15,17 @@ from typing import Any, Protocol
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from .._errors import ModelError
-from .._events import Answer, Event, ToolCallFailed, ToolCallFinished, ToolCallStarted
-from .._events import event_to_dict as _event_to_dict
-from .._messages import Message
+from brainjar._errors import ModelError
+from brainjar.runtime._events import (
+    Answer,
+    Event,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from brainjar.runtime._events import event_to_dict as _event_to_dict
+from brainjar.runtime._messages import Message
+
 from ._http import LOG_KEY, RETRY_AFTER, Busy, EndpointState, ErrorLayout, Problem, send_json
 
 __all__ = ["ConversationResponse", "StreamLayout", "WholeLayout", "activity_of"]

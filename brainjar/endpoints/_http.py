@@ -22,10 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Send
 
-from .._manifest import HttpEndpointConfig
-
 if TYPE_CHECKING:
-    from .._jar import Jar
+    from brainjar.jar._jar import Jar
 
 __all__ = [
     "BODY_TIMEOUT",
@@ -37,6 +35,7 @@ __all__ = [
     "EndpointState",
     "ErrorLayout",
     "Gate",
+    "HttpSettings",
     "Problem",
     "RequestLog",
     "check_token",
@@ -60,6 +59,27 @@ RequestLog = Callable[[dict[str, Any]], None]
 """Receives one JSON-ready record per request, after it ends (``--json`` logging)."""
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpSettings:
+    """Where an HTTP endpoint listens and how much it takes at once.
+
+    Attributes:
+        host: the address to listen on.
+        port: the port; 0 picks a free one.
+        token: the bearer token clients must send, or None.
+        max_concurrency: conversations running at once.
+        max_queue: requests waiting for a slot before more are refused (429).
+        request_timeout: seconds one conversation may take.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str | None = None
+    max_concurrency: int = 8
+    max_queue: int = 64
+    request_timeout: float = 300.0
 
 
 class Problem(Exception):
@@ -145,7 +165,7 @@ class EndpointState:
     """One served endpoint: its jar, settings and live counters."""
 
     jar: Jar
-    config: HttpEndpointConfig
+    config: HttpSettings
     kind: str
     max_body: int = MAX_BODY_BYTES
     gate: Gate = field(init=False)

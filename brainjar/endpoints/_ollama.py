@@ -21,14 +21,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from .._manifest import HttpEndpointConfig
-from .._messages import Message
+from brainjar.runtime._messages import Message
+
 from ._conversation import ConversationResponse
 from ._http import (
     CLIENT_TOOLS_HEADER,
     LOG_KEY,
     MAX_BODY_BYTES,
     EndpointState,
+    HttpSettings,
     Problem,
     RequestLog,
     check_token,
@@ -55,7 +56,7 @@ OLLAMA_VERSION = "0.12.0"
 
 
 def ollama_endpoint(
-    config: HttpEndpointConfig,
+    config: HttpSettings,
     *,
     max_body: int = MAX_BODY_BYTES,
     log: RequestLog | None = None,

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._events import Answer, Event, StepStarted, TextDelta
-from .._messages import Message, ToolCall
+from brainjar.runtime._events import Answer, Event, StepStarted, TextDelta
+from brainjar.runtime._messages import Message, ToolCall
+
 from ._conversation import activity_of
 from ._http import Problem
 

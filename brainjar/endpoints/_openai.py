@@ -18,13 +18,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from .._manifest import HttpEndpointConfig
 from ._conversation import ConversationResponse
 from ._http import (
     CLIENT_TOOLS_HEADER,
     LOG_KEY,
     MAX_BODY_BYTES,
     EndpointState,
+    HttpSettings,
     Problem,
     RequestLog,
     check_token,
@@ -41,7 +41,7 @@ ACTIVITY_HEADER = "x-brainjar-activity"
 
 
 def openai_endpoint(
-    config: HttpEndpointConfig,
+    config: HttpSettings,
     *,
     max_body: int = MAX_BODY_BYTES,
     log: RequestLog | None = None,

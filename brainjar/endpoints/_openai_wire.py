@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._events import (
+from brainjar.runtime._events import (
     Answer,
     Event,
     StepStarted,
@@ -23,7 +23,8 @@ from .._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from .._messages import Message
+from brainjar.runtime._messages import Message
+
 from ._conversation import activity_of
 from ._http import Problem
 

@@ -19,13 +19,13 @@ import uvicorn
 from anyio.abc import TaskStatus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._asgi import QuietUvicorn, listen
-from .._errors import TransportError
-from .._manifest import HttpEndpointConfig
-from ._http import LOG_KEY, MAX_BODY_BYTES, EndpointState, RequestLog
+from brainjar._errors import TransportError
+from brainjar.http._listen import QuietUvicorn, listen
+
+from ._http import LOG_KEY, MAX_BODY_BYTES, EndpointState, HttpSettings, RequestLog
 
 if TYPE_CHECKING:
-    from .._jar import Jar
+    from brainjar.jar._jar import Jar
 
 __all__ = ["STARTUP_TIMEOUT", "STOP_GRACE", "HttpEndpoint"]
 
@@ -59,7 +59,7 @@ class HttpEndpoint:
 
     def __init__(
         self,
-        config: HttpEndpointConfig,
+        config: HttpSettings,
         *,
         kind: str,
         build: AppBuilder,

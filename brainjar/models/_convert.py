@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._messages import Message, ToolSpec
+from brainjar.runtime._messages import Message, ToolSpec
 
 __all__ = [
     "OPENAI_PARAMETERS",

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._errors import ManifestError
-from .._supervisor import ProcessSpec
+from brainjar._errors import ManifestError
+from brainjar.process._supervisor import ProcessSpec
 
 __all__ = ["PACKAGED_WEIGHTS", "llamacpp_process_spec", "resolve_weights"]
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import anyio
 import httpx
 import ollama
 
-from .._errors import ModelError
-from .._messages import Message, ModelResponse, ModelTextDelta, ToolCall, ToolSpec, Usage
+from brainjar._errors import ModelError
+from brainjar.runtime._messages import (
+    Message,
+    ModelResponse,
+    ModelTextDelta,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+
 from ._convert import new_call_id, ollama_messages, ollama_options, openai_tools
 
 __all__ = ["OllamaClient"]
@@ -59,7 +67,7 @@ class OllamaClient:
         *,
         tools: Sequence[ToolSpec],
         parameters: Mapping[str, Any],
-    ) -> AsyncIterator[ModelTextDelta | ModelResponse]:
+    ) -> AsyncGenerator[ModelTextDelta | ModelResponse, None]:
         """Asks for one turn; yields text deltas, then the whole ``ModelResponse``.
 
         Raises:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,8 +10,16 @@ import anyio
 import httpx
 import openai
 
-from .._errors import ModelError
-from .._messages import Message, ModelResponse, ModelTextDelta, ToolCall, ToolSpec, Usage
+from brainjar._errors import ModelError
+from brainjar.runtime._messages import (
+    Message,
+    ModelResponse,
+    ModelTextDelta,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+
 from ._convert import (
     OPENAI_PARAMETERS,
     new_call_id,
@@ -89,7 +97,7 @@ class OpenAIClient:
         *,
         tools: Sequence[ToolSpec],
         parameters: Mapping[str, Any],
-    ) -> AsyncIterator[ModelTextDelta | ModelResponse]:
+    ) -> AsyncGenerator[ModelTextDelta | ModelResponse, None]:
         """Asks for one turn; yields text deltas, then the whole ``ModelResponse``.
 
         Raises:

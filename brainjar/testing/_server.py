@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .._asgi import QuietUvicorn, listen
+from brainjar.http._listen import QuietUvicorn, listen
+
 from ._script import (
     Fail,
     ScriptedModel,

@@ -26,7 +26,7 @@ from brainjar.adapters.grpc import (
 )
 
 from brainjar._errors import TransportError
-from brainjar._tool import Tool, ToolResult
+from brainjar.tools._tool import Tool, ToolResult
 
 WAIT = 10.0
 POLL = 0.02

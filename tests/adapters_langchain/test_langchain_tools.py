@@ -8,9 +8,9 @@ import anyio
 import pytest
 
 from brainjar import ManifestError, ToolError
-from brainjar._loop import LoopSettings, _run_call
-from brainjar._messages import ToolCall
-from brainjar._toolset import ToolSet, wrap
+from brainjar.runtime._loop import LoopSettings, _run_call
+from brainjar.runtime._messages import ToolCall
+from brainjar.tools._toolset import ToolSet, wrap
 from brainjar.adapters.langchain import LangChainSource
 
 MOD = "lc_sample_tools"
@@ -55,7 +55,12 @@ async def test_import_and_construction_failures_name_the_entry(
 
 
 async def test_include_exclude_and_prefix_wrap_the_source() -> None:
-    source = wrap(LangChainSource(f"{MOD}:Kit"), include=["greet", "word_count"], exclude=["greet"], prefix="lc_")
+    source = wrap(
+        LangChainSource(f"{MOD}:Kit"),
+        include=["greet", "word_count"],
+        exclude=["greet"],
+        prefix="lc_",
+    )
     async with ToolSet([source]) as tools:
         assert [t.name for t in tools.tools()] == ["lc_word_count"]
 

@@ -15,15 +15,17 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from brainjar.adapters.mcp import McpSource, gateway_for_jar, serve_http, serve_tools_http
+from brainjar.tools import StaticSource
+from brainjar.adapters.mcp import McpSource, serve_http, serve_tools_http
+from brainjar.serve import gateway_for_jar
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_support import NODE_BIN, TOY_SERVER, node_bin
 
-from brainjar._jar import Jar
-from brainjar._manifest import McpServerConfig
-from brainjar._tool import Tool, ToolResult
+from brainjar.jar._jar import Jar
+from brainjar.adapters.mcp import McpServer
+from brainjar.tools._tool import Tool, ToolResult
 from brainjar.testing import ScriptedModelServer, call, reply
 
 TEST_LIMIT = 60.0
@@ -218,19 +220,19 @@ async def test_serve_tools_http_list_changes_reach_an_mcp_source() -> None:
         return ToolResult(content=f"hello {arguments['who']}")
 
     schema = {"type": "object", "properties": {"who": {"type": "string"}}, "required": ["who"]}
-    offered = [Tool(name="hello", description="Greets.", parameters=schema, call=hello)]
+    hello_tool = Tool(name="hello", description="Greets.", parameters=schema, call=hello)
+    offered = StaticSource([hello_tool])
     with anyio.fail_after(TEST_LIMIT):
         async with anyio.create_task_group() as tg:
-            url = await tg.start(partial(serve_tools_http, lambda: offered, token="s3cret"))
-            refused = McpServerConfig(url=url, timeout=5)
-            config = McpServerConfig(url=url, headers={"Authorization": "Bearer s3cret"})
+            url = await tg.start(partial(serve_tools_http, offered, token="s3cret"))
+            refused = McpServer(url=url, timeout=5)
+            config = McpServer(url=url, headers={"Authorization": "Bearer s3cret"})
             async with McpSource(config) as source:
                 assert [t.name for t in source.tools()] == ["hello"]
                 result = await source.tools()[0].call({"who": "mesh"})
                 assert result.content == "hello mesh"
-                offered.append(
-                    Tool(name="bye", description="Says bye.", parameters=schema, call=hello)
-                )
+                bye = Tool(name="bye", description="Says bye.", parameters=schema, call=hello)
+                offered.set([hello_tool, bye])
                 while len(source.tools()) != 2:  # noqa: ASYNC110 - the refresh is the source's
                     await anyio.sleep(POLL_INTERVAL)
                 assert {t.name for t in source.tools()} == {"hello", "bye"}

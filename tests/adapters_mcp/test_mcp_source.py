@@ -11,12 +11,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from brainjar.adapters.mcp import McpSource, source_from_manifest
+from brainjar.adapters.mcp import McpSource
 from mcp_support import TOY_SERVER, free_port, node_bin, pypi_bin, start_toy
 
 from brainjar import ToolError
-from brainjar._manifest import McpServerConfig
-from brainjar._tool import Tool
+from brainjar.adapters.mcp import McpServer
+from brainjar.tools._tool import Tool
 
 # Limits on what each test waits for.
 CONNECT_LIMIT = 30.0
@@ -24,8 +24,8 @@ TEST_LIMIT = 60.0
 POLL_INTERVAL = 0.02
 
 
-def _toy(*args: str, timeout: float = 20.0) -> McpServerConfig:
-    return McpServerConfig(command=[sys.executable, str(TOY_SERVER), *args], timeout=timeout)
+def _toy(*args: str, timeout: float = 20.0) -> McpServer:
+    return McpServer(command=[sys.executable, str(TOY_SERVER), *args], timeout=timeout)
 
 
 def _tool(source: McpSource, name: str) -> Tool:
@@ -46,8 +46,8 @@ async def _until(condition: object, *, limit: float = CONNECT_LIMIT) -> None:
 
 
 async def test_time_server_over_stdio() -> None:
-    config = McpServerConfig(command=[pypi_bin("mcp-server-time")])
-    async with source_from_manifest(config) as source:
+    config = McpServer(command=[pypi_bin("mcp-server-time")])
+    async with McpSource(config) as source:
         assert source.name == "mcp:mcp-server-time"
         assert {t.name for t in source.tools()} >= {"get_current_time", "convert_time"}
         tool = _tool(source, "get_current_time")
@@ -61,7 +61,7 @@ async def test_time_server_over_stdio() -> None:
 
 
 async def test_everything_server_maps_text_images_and_structured_content() -> None:
-    config = McpServerConfig(command=[node_bin("mcp-server-everything")], name="everything")
+    config = McpServer(command=[node_bin("mcp-server-everything")], name="everything")
     async with McpSource(config) as source:
         assert source.name == "mcp:everything"
         echo = await _tool(source, "echo").call({"message": "hello jar"})
@@ -75,7 +75,7 @@ async def test_everything_server_maps_text_images_and_structured_content() -> No
 
 async def test_memory_server_keeps_state_across_calls(tmp_path: Path) -> None:
     memory_file = tmp_path / "memory.jsonl"
-    config = McpServerConfig(
+    config = McpServer(
         command=[node_bin("mcp-server-memory")], env={"MEMORY_FILE_PATH": str(memory_file)}
     )
     async with McpSource(config) as source:
@@ -131,7 +131,7 @@ async def test_server_killed_mid_call_gives_a_tool_error_then_restarts(tmp_path:
 
 async def test_http_server_that_starts_late_joins(toy_http: list) -> None:
     port = free_port()
-    config = McpServerConfig(url=f"http://127.0.0.1:{port}/mcp", timeout=5)
+    config = McpServer(url=f"http://127.0.0.1:{port}/mcp", timeout=5)
     with anyio.fail_after(TEST_LIMIT):
         async with McpSource(config) as source:
             assert source.name == f"mcp:127.0.0.1:{port}"
@@ -145,7 +145,7 @@ async def test_http_server_that_starts_late_joins(toy_http: list) -> None:
 
 async def test_http_server_that_drops_is_reconnected(toy_http: list) -> None:
     port = free_port()
-    config = McpServerConfig(url=f"http://127.0.0.1:{port}/mcp", timeout=5)
+    config = McpServer(url=f"http://127.0.0.1:{port}/mcp", timeout=5)
     toy_http.append(start_toy("--http", str(port)))
     with anyio.fail_after(TEST_LIMIT):
         async with McpSource(config) as source:
@@ -163,7 +163,7 @@ async def test_http_server_that_drops_is_reconnected(toy_http: list) -> None:
 async def test_sse_server(toy_http: list) -> None:
     port = free_port()
     toy_http.append(start_toy("--sse", str(port)))
-    config = McpServerConfig(url=f"http://127.0.0.1:{port}/sse", transport="sse", timeout=5)
+    config = McpServer(url=f"http://127.0.0.1:{port}/sse", transport="sse", timeout=5)
     with anyio.fail_after(TEST_LIMIT):
         async with McpSource(config) as source:
             assert await source.wait_connected(limit=CONNECT_LIMIT)

@@ -13,9 +13,9 @@ import anyio
 from anyio.abc import TaskStatus
 
 from brainjar import Tool, ToolResult
-from brainjar._jar import Jar
-from brainjar._manifest import HttpEndpointConfig
-from brainjar._toolset import StaticSource
+from brainjar.jar._jar import Jar
+from brainjar.endpoints import HttpSettings
+from brainjar.tools._toolset import StaticSource
 from brainjar.endpoints import HttpEndpoint, ollama_endpoint, openai_endpoint
 from brainjar.protocols import ToolSource
 from brainjar.testing import ScriptedModel, ScriptedModelServer, Step, call, reply
@@ -77,7 +77,7 @@ async def served(
     async with ScriptedModelServer(ScriptedModel(script, repeat=repeat)) as model:
         path = tmp_path / "jar.yaml"
         path.write_text(MANIFEST.format(endpoint=model.openai_base_url))
-        config = HttpEndpointConfig(port=0, **http)
+        config = HttpSettings(port=0, **http)
         factory = openai_endpoint if kind == "openai" else ollama_endpoint
         extra: dict[str, Any] = {"log": log}
         if max_body is not None:

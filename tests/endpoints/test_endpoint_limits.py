@@ -15,7 +15,7 @@ from endpoint_helpers import ANSWER, Gate, served
 
 import brainjar.endpoints._server as server_module
 from brainjar import TransportError
-from brainjar._manifest import HttpEndpointConfig
+from brainjar.endpoints import HttpSettings
 from brainjar.endpoints import openai_endpoint
 from brainjar.testing import call, fail, reply
 
@@ -247,7 +247,7 @@ async def test_a_port_in_use_is_a_transport_error_that_says_so(tmp_path: Path) -
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         async with served(tmp_path) as jar:
-            endpoint = openai_endpoint(HttpEndpointConfig(port=port))
+            endpoint = openai_endpoint(HttpSettings(port=port))
             with pytest.raises(TransportError, match=f"cannot listen on 127.0.0.1:{port}"):
                 await endpoint.serve(jar.jar)
 

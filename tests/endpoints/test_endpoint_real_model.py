@@ -14,8 +14,8 @@ import ollama
 import openai
 import pytest
 
-from brainjar._jar import Jar
-from brainjar._manifest import HttpEndpointConfig
+from brainjar.jar._jar import Jar
+from brainjar.endpoints import HttpSettings
 from brainjar.endpoints import ollama_endpoint, openai_endpoint
 
 HELLO = Path(__file__).resolve().parents[2] / "manifests" / "hello.yaml"
@@ -42,9 +42,9 @@ async def test_openai_and_ollama_clients_get_answers_from_the_real_model_jar(
     records: list[dict[str, object]] = []
     async with Jar.load(HELLO) as jar, anyio.create_task_group() as tg:
         with anyio.fail_after(RUN_LIMIT):
-            url = await tg.start(openai_endpoint(HttpEndpointConfig(port=0)).serve, jar)
+            url = await tg.start(openai_endpoint(HttpSettings(port=0)).serve, jar)
             host = await tg.start(
-                ollama_endpoint(HttpEndpointConfig(port=0), log=records.append).serve, jar
+                ollama_endpoint(HttpSettings(port=0), log=records.append).serve, jar
             )
             async with openai.AsyncOpenAI(base_url=url, api_key="-", max_retries=0) as client:
                 done = await client.chat.completions.create(model="hello", messages=question)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from brainjar import Message, ModelClient, ToolSpec
-from brainjar._messages import ModelResponse, ModelTextDelta
+from brainjar.runtime._messages import ModelResponse, ModelTextDelta
 
 USER = [Message(role="user", content="What is 1 + 2?")]
 ADD = ToolSpec(

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from brainjar import ManifestError
-from brainjar._supervisor import supervise
+from brainjar.process._supervisor import supervise
 from brainjar.models import _llamacpp
 from brainjar.models._llamacpp import llamacpp_process_spec, resolve_weights
 

@@ -12,8 +12,8 @@ import anyio
 import pytest
 
 from brainjar import ModelError
-from brainjar._jar import Jar
-from brainjar._manifest import JarManifest
+from brainjar.jar._jar import Jar
+from brainjar.manifest._models import JarManifest
 
 
 def jar(tmp_path: Path, restart: str) -> Jar:
@@ -29,7 +29,15 @@ def jar(tmp_path: Path, restart: str) -> Jar:
                     "backend": "openai",
                     "name": "scripted",
                     "process": {
-                        "command": [sys.executable, "-m", "brainjar.testing", str(script), "--port", "{port}", "--repeat"],
+                        "command": [
+                            sys.executable,
+                            "-m",
+                            "brainjar.testing",
+                            str(script),
+                            "--port",
+                            "{port}",
+                            "--repeat",
+                        ],
                         "ready": {"http": "/v1/models", "timeout": "60s"},
                         "restart": restart,
                         "stop_grace": "2s",

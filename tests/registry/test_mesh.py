@@ -11,7 +11,7 @@ import pytest
 from brainjar.registry import DiscoverSource
 from mesh_support import eventually, tool_service, write_service
 
-from brainjar._manifest import DiscoverConfig
+from brainjar.registry import DiscoverSettings
 
 LOOPBACK = ["127.0.0.1"]
 
@@ -21,7 +21,7 @@ def _names(source: DiscoverSource) -> set[str]:
 
 
 def _source(uid: str, **kwargs: object) -> DiscoverSource:
-    config = DiscoverConfig(selector={"mesh": uid}, interfaces=LOOPBACK, **kwargs)  # type: ignore[arg-type]
+    config = DiscoverSettings(selector={"mesh": uid}, interfaces=LOOPBACK, **kwargs)  # type: ignore[arg-type]
     return DiscoverSource(config, health_interval=0.3, health_failures=2)
 
 

@@ -31,11 +31,11 @@ LIMIT = 60
 
 DISCOVER = """
 import json, sys, anyio
-from brainjar._manifest import DiscoverConfig
+from brainjar.registry import DiscoverSettings
 from brainjar.registry import DiscoverSource
 
 async def main(uid, address):
-    config = DiscoverConfig(selector={"mesh": uid}, interfaces=[address])
+    config = DiscoverSettings(selector={"mesh": uid}, interfaces=[address])
     async with DiscoverSource(config, health_interval=0.3, health_failures=2) as source:
         with anyio.fail_after(40):
             while not any(t.name == "echo" for t in source.tools()):
@@ -99,8 +99,21 @@ def test_a_service_on_another_host_is_discovered_and_called(
         """)
     )
     service = subprocess.Popen(
-        ["ip", "netns", "exec", svc, sys.executable, "-m", "brainjar", "serve-tools", str(manifest), "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            "ip",
+            "netns",
+            "exec",
+            svc,
+            sys.executable,
+            "-m",
+            "brainjar",
+            "serve-tools",
+            str(manifest),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert service.stdout is not None
@@ -108,10 +121,14 @@ def test_a_service_on_another_host_is_discovered_and_called(
             if json.loads(line).get("type") == "ready":
                 break
         else:
-            pytest.fail(f"serve-tools did not start: {service.stderr.read() if service.stderr else ''}")
+            pytest.fail(
+                f"serve-tools did not start: {service.stderr.read() if service.stderr else ''}"
+            )
         found = subprocess.run(
             ["ip", "netns", "exec", jar, sys.executable, "-c", DISCOVER, uid, jar_addr],
-            capture_output=True, text=True, timeout=LIMIT,
+            capture_output=True,
+            text=True,
+            timeout=LIMIT,
         )
         assert found.returncode == 0, found.stderr
         result = json.loads(found.stdout.splitlines()[-1])

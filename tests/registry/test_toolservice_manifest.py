@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from brainjar._errors import ManifestError
-from brainjar._toolservice import ToolServiceManifest
-from brainjar._toolservice_run import load_tool_service
+from brainjar.manifest._toolservice import ToolServiceManifest
+from brainjar.serve._toolservice import load_tool_service
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 
-from brainjar._supervisor import ProcessSpec, supervise
+from brainjar.process._supervisor import ProcessSpec, supervise
 
 HERE = Path(__file__).parent
 

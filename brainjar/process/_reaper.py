@@ -1,6 +1,6 @@
 """A tiny launcher that makes sure a supervised command never outlives brainjar.
 
-Run as a script, not as ``-m brainjar._reaper``, so that it starts fast and
+Run as a script, not as ``-m brainjar.process._reaper``, so that it starts fast and
 imports nothing but the standard library::
 
     python -I -S .../brainjar/_reaper.py --ppid PID --grace 5 --lifeline -- CMD ARGS...

@@ -28,7 +28,8 @@ import anyio
 import httpx
 from anyio.abc import Process, TaskStatus
 
-from ._errors import ProcessError
+from brainjar._errors import ProcessError
+
 from ._process import running
 
 __all__ = ["ProcessSpec", "ProcessState", "SupervisedProcess", "free_port", "supervise"]

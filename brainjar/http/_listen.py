@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator
 
 import uvicorn
 
-from ._errors import TransportError
+from brainjar._errors import TransportError
 
 __all__ = ["BACKLOG", "QuietUvicorn", "listen"]
 

@@ -17,17 +17,18 @@ from typing import Any, Self, cast
 
 import anyio
 
-from ._errors import BrainjarError, ManifestError
-from ._events import Answer, Event
-from ._loop import LoopSettings, run_conversation
-from ._manifest import JarManifest
-from ._manifest_load import load_manifest
-from ._messages import Message
+from brainjar._errors import BrainjarError, ManifestError
+from brainjar.manifest._load import load_manifest
+from brainjar.manifest._models import JarManifest
+from brainjar.protocols import ModelClient, ToolSource
+from brainjar.runtime._events import Answer, Event
+from brainjar.runtime._loop import LoopSettings, run_conversation
+from brainjar.runtime._messages import Message
+from brainjar.runtime._transcript import Transcript, default_transcript_dir
+from brainjar.tools._tool import Tool
+from brainjar.tools._toolset import ToolSet
+
 from ._sources import build_sources
-from ._tool import Tool
-from ._toolset import ToolSet
-from ._transcript import Transcript, default_transcript_dir
-from .protocols import ModelClient, ToolSource
 
 __all__ = ["Jar"]
 
@@ -94,7 +95,7 @@ class Jar:
             if self._given_client is not None:
                 self._client = self._given_client
             else:
-                from .models._factory import start_model
+                from ._model import start_model
 
                 self._client = await start_model(
                     self.manifest.spec.model, stack=stack, base_dir=self.base_dir, log=self.log

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._manifest_load import KINDS
+from ._load import KINDS
 
 __all__ = ["schema", "schema_json"]
 

@@ -8,17 +8,18 @@ reads; only the model failing ends the conversation with an error.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import anyio
-import jsonschema
 
-from ._errors import ToolError
+from brainjar._errors import ToolError
+from brainjar.protocols import ModelClient
+from brainjar.tools import Tool, ToolPolicy, apply_policy
+
 from ._events import (
     Answer,
     Event,
@@ -32,9 +33,7 @@ from ._events import (
     event_to_dict,
 )
 from ._messages import Message, ModelResponse, ModelTextDelta, ToolCall
-from ._tool import Tool
 from ._transcript import Transcript
-from .protocols import ModelClient
 
 __all__ = ["LoopSettings", "run_conversation"]
 
@@ -47,6 +46,7 @@ class LoopSettings:
 
     max_steps: int = 8
     tool_timeout: float = 30.0
+    max_result: int = 1024 * 1024
     parallel_tool_calls: bool = True
     tool_choice: str = "auto"
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -56,6 +56,11 @@ class LoopSettings:
         if called_tools or self.tool_choice == "auto":
             return self.parameters
         return {**self.parameters, "tool_choice": self.tool_choice}
+
+    @property
+    def policy(self) -> ToolPolicy:
+        """The limits every tool call of the conversation runs under."""
+        return ToolPolicy(timeout=self.tool_timeout, max_result_bytes=self.max_result)
 
 
 async def run_conversation(
@@ -89,16 +94,19 @@ async def run_conversation(
         offered = {t.name: t for t in tools()}
         await emit(StepStarted(step=step, tools=len(offered)))
         response: ModelResponse | None = None
-        async for chunk in client.stream(
+        stream = client.stream(
             messages,
             tools=[t.spec for t in offered.values()],
             parameters=settings.step_parameters(called_tools=called_tools),
-        ):
-            if isinstance(chunk, ModelTextDelta):
-                if chunk.text:
-                    await emit(TextDelta(text=chunk.text))
-            else:
-                response = chunk
+        )
+        # Closed however the step ends (cancelled too), so the client's HTTP response goes back.
+        async with aclosing(stream) as chunks:
+            async for chunk in chunks:
+                if isinstance(chunk, ModelTextDelta):
+                    if chunk.text:
+                        await emit(TextDelta(text=chunk.text))
+                else:
+                    response = chunk
         assert response is not None, "a ModelClient must end its stream with a ModelResponse"
         reply = response.message
         messages.append(reply)
@@ -194,13 +202,8 @@ async def _run_call(
             f"error: the arguments for {call.name} are not a JSON object ({exc}); "
             f"send a JSON object that matches the tool's schema",
         )
-    problem = _schema_problem(tool.parameters, arguments)
-    if problem is not None:
-        return await failed("bad_arguments", f"error: bad arguments for {call.name}: {problem}")
     try:
-        with anyio.CancelScope() as scope:
-            scope.deadline = anyio.current_time() + settings.tool_timeout
-            result = await tool.call(arguments)
+        result = await apply_policy(tool, settings.policy).call(arguments)
     except anyio.get_cancelled_exc_class():
         # The conversation itself was cancelled: record it, then let it go on up.
         record(
@@ -214,40 +217,21 @@ async def _run_call(
         )
         raise
     except ToolError as exc:
-        return await failed("error", f"error: {exc}")
-    except Exception as exc:
-        return await failed("error", f"error: {call.name} raised {type(exc).__name__}: {exc}")
-    if scope.cancelled_caught:
-        return await failed(
-            "timeout", f"error: {call.name} did not finish within {settings.tool_timeout:g}s"
-        )
+        return await failed(_kind(exc), f"error: {exc}")
     if result.is_error:
-        return await failed("error", result.content)
+        text = result.content
+        return await failed("error", text if text.startswith("error:") else f"error: {text}")
     finished = ToolCallFinished(
         call_id=call.id, name=call.name, content=result.content, seconds=time.perf_counter() - began
     )
-    record(event_to_dict(finished))
+    # The content is stored once, in the tool message that follows; here its size.
+    record({**event_to_dict(finished), "content": None, "bytes": len(result.content.encode())})
     await emit(finished)
     return result.content
 
 
-def _schema_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
-    validator = _validator(json.dumps(schema, sort_keys=True, default=str))
-    if validator is None:
-        return None
-    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
-
-
-@lru_cache(maxsize=512)
-def _validator(schema_json: str) -> Any:
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError:
-        return None  # a tool with a broken schema is still called; its server judges
-    return cls(schema)
+def _kind(exc: ToolError) -> FailureKind:
+    kind = exc.kind
+    if kind in ("timeout", "bad_arguments", "too_large"):
+        return kind  # type: ignore[return-value]
+    return "error"

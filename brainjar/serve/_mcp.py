@@ -1,4 +1,4 @@
-"""The jar as an MCP server: a manifest endpoint, and ``brainjar mcp``."""
+"""The jar as an MCP server: a manifest's ``mcp:`` endpoint, and ``brainjar mcp``."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING, Literal
 import anyio
 from anyio.abc import TaskStatus
 
-from brainjar._manifest import McpEndpointConfig
-
-from ._http import serve_http, serve_stdio
-from ._server import McpGateway, build_mcp_server
+from brainjar.adapters.mcp import McpGateway, build_mcp_server, serve_http, serve_stdio
+from brainjar.manifest import McpEndpointConfig
 
 if TYPE_CHECKING:
-    from brainjar._jar import Jar
+    from brainjar.jar import Jar
 
 __all__ = ["JarMcpEndpoint", "gateway_for_jar", "mcp_endpoint", "serve_jar_mcp"]
 
@@ -92,7 +90,7 @@ async def serve_jar_mcp(
     Raises:
         ManifestError: the manifest cannot be used.
     """
-    from brainjar._jar import Jar
+    from brainjar.jar import Jar
 
     _log_to_stderr()
     jar = Jar.load(manifest, log=lambda line: print(line, file=sys.stderr, flush=True))

@@ -11,7 +11,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from ._events import (
+from brainjar.runtime._events import (
     Answer,
     Event,
     StepStarted,

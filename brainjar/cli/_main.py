@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from ._jar import Jar
+    from brainjar.jar._jar import Jar
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -47,7 +47,7 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     """Runs a command's coroutine; maps brainjar's errors to messages and exit codes."""
     import anyio
 
-    from ._errors import BrainjarError, ManifestError
+    from brainjar._errors import BrainjarError, ManifestError
 
     try:
         code = anyio.run(main)
@@ -62,8 +62,8 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
 
 
 def _load(manifest: Path, **kwargs: Any) -> Jar:
-    from ._errors import ManifestError
-    from ._jar import Jar
+    from brainjar._errors import ManifestError
+    from brainjar.jar._jar import Jar
 
     try:
         return Jar.load(manifest, **kwargs)
@@ -143,7 +143,8 @@ async def _answer(jar: Jar, prompt: str, *, as_json: bool) -> int:
 
 async def _chat(jar: Jar, *, as_json: bool) -> int:
 
-    from ._messages import Message
+    from brainjar.runtime._messages import Message
+
     from ._render import JsonRenderer, TerminalRenderer
 
     render = JsonRenderer() if as_json else TerminalRenderer()
@@ -202,7 +203,7 @@ class _StdinLines:
 async def _serve(jar: Jar, err: Any, *, as_json: bool) -> int:
     import anyio
 
-    from ._serve import serve_endpoints
+    from brainjar.serve._endpoints import serve_endpoints
 
     def ready(kind: str, url: str) -> None:
         if as_json:
@@ -223,8 +224,8 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="manifests to check", show_default=False)],
 ) -> None:
     """Check manifests; print every problem with file:line:col."""
-    from ._errors import ManifestError
-    from ._manifest_load import load_manifest
+    from brainjar._errors import ManifestError
+    from brainjar.manifest._load import load_manifest
 
     bad = 0
     for file in files:
@@ -244,7 +245,7 @@ def schema(
     kind: Annotated[str, typer.Option(help="the document kind")] = "Jar",
 ) -> None:
     """Print the manifest's JSON Schema."""
-    from ._schema import schema_json
+    from brainjar.manifest._schema import schema_json
 
     try:
         sys.stdout.write(schema_json(kind))
@@ -314,7 +315,7 @@ def mcp(
     _load(manifest)  # a bad manifest is a message and exit status 2, before anything starts
 
     async def main() -> None:
-        from brainjar.adapters.mcp import serve_jar_mcp
+        from brainjar.serve import serve_jar_mcp
 
         await serve_jar_mcp(
             manifest,
@@ -333,8 +334,8 @@ def serve_tools(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON event per line")] = False,
 ) -> None:
     """Serve a ToolService manifest's tools over gRPC (and MCP), announced by mDNS."""
-    from ._errors import ManifestError
-    from ._toolservice_run import load_tool_service
+    from brainjar._errors import ManifestError
+    from brainjar.serve._toolservice import load_tool_service
 
     try:
         service = load_tool_service(manifest)
@@ -354,7 +355,7 @@ def serve_tools(
 
         import anyio
 
-        from ._toolservice_run import serve_tools as run
+        from brainjar.serve._toolservice import serve_tools as run
 
         base = manifest.parent.resolve()
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -391,13 +392,13 @@ def discover(
     follow: Annotated[bool, typer.Option(help="--json: a snapshot per change")] = False,
 ) -> None:
     """Show the tool services on the network (default: loopback only) and who is trusted."""
-    from ._manifest import DiscoverConfig
+    from brainjar.registry import DiscoverSettings
 
     pairs = [item.partition("=") for item in selector or []]
     if any(not sep for _, sep, _ in pairs):
         raise _fail("--selector takes label=value, e.g. --selector team=docs", EXIT_USAGE)
     interfaces = [*(interface or []), *(["127.0.0.1"] if loopback else [])]
-    config = DiscoverConfig(
+    config = DiscoverSettings(
         selector={k: v for k, _, v in pairs},
         allow=allow or [],
         token=token,
@@ -407,7 +408,7 @@ def discover(
     )
 
     async def main() -> int:
-        from brainjar.registry._view import discover as run
+        from brainjar.cli._discover import discover as run
 
         code: int = await run(config, as_json=as_json, wait=wait, follow=follow)
         return code

@@ -22,8 +22,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from ._errors import ManifestError
-from ._manifest import API_VERSION, JarManifest
+from brainjar._errors import ManifestError
+
+from ._models import API_VERSION, JarManifest
 from ._toolservice import ToolServiceManifest
 
 __all__ = ["KINDS", "interpolate", "load_manifest", "load_yaml", "validate_document"]

@@ -8,9 +8,7 @@ refuse new calls, let calls in flight finish within ``stop_grace``, then close.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,17 +16,13 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from ._errors import ManifestError
-from ._manifest_load import load_manifest
-from ._sources import build_sources
-from ._tool import Tool, ToolResult
-from ._toolservice import LimitsConfig, ToolServiceManifest
-from ._toolset import ToolSet
+from brainjar._errors import ManifestError
+from brainjar.jar._sources import build_sources
+from brainjar.manifest._load import load_manifest
+from brainjar.manifest._toolservice import ToolServiceManifest
+from brainjar.tools._toolset import ToolSet
 
-__all__ = ["limited_tools", "load_tool_service", "serve_tools"]
-
-# How often the tool list is compared with what was last announced.
-ANNOUNCE_POLL = 0.5
+__all__ = ["load_tool_service", "serve_tools"]
 
 Event = dict[str, Any]
 
@@ -46,38 +40,6 @@ def load_tool_service(path: str | Path) -> ToolServiceManifest:
             "serve a jar with brainjar run, or write kind: ToolService"
         )
     return manifest
-
-
-def limited_tools(tools: Sequence[Tool], limits: LimitsConfig) -> list[Tool]:
-    """The tools with the service's limits around each call, as error results.
-
-    gRPC enforces the limits with status codes; this is the same for MCP.
-    """
-
-    def wrap(tool: Tool) -> Tool:
-        async def call(arguments: dict[str, Any]) -> ToolResult:
-            size = len(json.dumps(arguments).encode())
-            if size > limits.max_argument_bytes:
-                return ToolResult.error(
-                    f"RESOURCE_EXHAUSTED: the arguments of {tool.name} are {size} bytes; "
-                    f"the service takes at most {limits.max_argument_bytes}"
-                )
-            with anyio.move_on_after(limits.call_timeout):
-                result = ToolResult.of(await tool.call(arguments))
-                size = len(result.content.encode())
-                if size > limits.max_result_bytes:
-                    return ToolResult.error(
-                        f"RESOURCE_EXHAUSTED: the result of {tool.name} is {size} bytes; "
-                        f"the service sends at most {limits.max_result_bytes}"
-                    )
-                return result
-            return ToolResult.error(
-                f"DEADLINE_EXCEEDED: {tool.name} did not finish within {limits.call_timeout:g}s"
-            )
-
-        return replace(tool, call=call)
-
-    return [wrap(t) for t in tools]
 
 
 async def serve_tools(
@@ -104,17 +66,18 @@ async def serve_tools(
     lim = spec.limits
     toolset = ToolSet(build_sources(spec.tools, base_dir=base_dir))
     async with toolset:
+        limits = Limits(
+            max_argument_bytes=lim.max_argument_bytes,
+            max_result_bytes=lim.max_result_bytes,
+            call_timeout=lim.call_timeout,
+            max_concurrent_calls=lim.max_concurrent_calls,
+        )
         server = ToolServer(
-            tools=toolset.tools,
+            tools=toolset,
             instance=name,
             labels=manifest.metadata.labels,
             token=spec.token,
-            limits=Limits(
-                max_argument_bytes=lim.max_argument_bytes,
-                max_result_bytes=lim.max_result_bytes,
-                call_timeout=lim.call_timeout,
-                max_concurrent_calls=lim.max_concurrent_calls,
-            ),
+            limits=limits,
         )
         async with anyio.create_task_group() as tg:
             port = await tg.start(
@@ -137,13 +100,14 @@ async def serve_tools(
                 url = await tg.start(
                     partial(
                         serve_tools_http,
-                        lambda: limited_tools(toolset.tools(), lim),
+                        toolset,
                         host=spec.host,
                         port=spec.mcp.port,
                         path=spec.mcp.path,
                         name=name,
                         version=manifest.metadata.version,
                         token=spec.token,
+                        policy=limits.policy,
                     )
                 )
                 server.ports["mcp"] = int(str(url).rsplit(":", 1)[1].split("/", 1)[0])
@@ -202,8 +166,9 @@ async def _announce(
                 }
             )
             task_status.started()
+            version = server.source.version
             while True:
-                await anyio.sleep(ANNOUNCE_POLL)
+                version = await server.source.wait_changed(version)
                 fresh = properties()
                 if fresh != announcer.properties:
                     await announcer.update(fresh)

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from ._duration import Duration
-from ._manifest import DiscoverTools, Metadata, ToolEntry, _resolve, _Strict
+from ._models import DiscoverTools, Metadata, ToolEntry, _resolve, _Strict
 
 __all__ = [
     "AnnounceConfig",

@@ -7,9 +7,27 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._messages import ToolSpec
+__all__ = ["Tool", "ToolCallable", "ToolResult", "ToolSpec"]
 
-__all__ = ["Tool", "ToolCallable", "ToolResult"]
+
+@dataclass(frozen=True, kw_only=True)
+class ToolSpec:
+    """What the model is told about a tool: name, description, argument schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def to_openai(self) -> dict[str, Any]:
+        """The tool in the OpenAI (and Ollama) ``tools`` layout."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

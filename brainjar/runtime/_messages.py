@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from brainjar.tools._tool import ToolSpec
+
 __all__ = [
     "Message",
     "ModelResponse",
@@ -101,26 +103,6 @@ class Message:
 
 def _arguments_text(arguments: Any) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ToolSpec:
-    """What the model is told about a tool: name, description, argument schema."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-    def to_openai(self) -> dict[str, Any]:
-        """The tool in the OpenAI (and Ollama) ``tools`` layout."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._jar import Jar
-from ._manifest import EndpointEntry, GrpcEndpoint, McpEndpoint, OllamaEndpoint, OpenAIEndpoint
-from .protocols import Endpoint
+from brainjar.jar import Jar
+from brainjar.manifest import (
+    EndpointEntry,
+    GrpcEndpoint,
+    HttpEndpointConfig,
+    McpEndpoint,
+    OllamaEndpoint,
+    OpenAIEndpoint,
+)
+from brainjar.protocols import Endpoint
 
-__all__ = ["build_endpoint", "serve_endpoints"]
+if TYPE_CHECKING:
+    from brainjar.endpoints import HttpSettings
+
+__all__ = ["build_endpoint", "http_settings", "serve_endpoints"]
+
+
+def http_settings(config: HttpEndpointConfig) -> HttpSettings:
+    """The HTTP endpoints' parameters for a manifest's ``openai:`` or ``ollama:`` entry."""
+    from brainjar.endpoints import HttpSettings
+
+    return HttpSettings(**config.model_dump())
 
 
 def build_endpoint(
@@ -24,19 +41,19 @@ def build_endpoint(
         request_log: receives one record per HTTP request (OpenAI and Ollama endpoints).
     """
     if isinstance(entry, OpenAIEndpoint):
-        from .endpoints import openai_endpoint
+        from brainjar.endpoints import openai_endpoint
 
-        return "openai", openai_endpoint(entry.openai, log=request_log)
+        return "openai", openai_endpoint(http_settings(entry.openai), log=request_log)
     if isinstance(entry, OllamaEndpoint):
-        from .endpoints import ollama_endpoint
+        from brainjar.endpoints import ollama_endpoint
 
-        return "ollama", ollama_endpoint(entry.ollama, log=request_log)
+        return "ollama", ollama_endpoint(http_settings(entry.ollama), log=request_log)
     if isinstance(entry, McpEndpoint):
-        from brainjar.adapters.mcp import mcp_endpoint
+        from ._mcp import mcp_endpoint
 
         return "mcp", mcp_endpoint(entry.mcp)
     if isinstance(entry, GrpcEndpoint):
-        from brainjar.adapters.grpc import grpc_endpoint
+        from ._grpc import grpc_endpoint
 
         return "grpc", grpc_endpoint(entry.grpc)
     raise TypeError(f"unknown endpoint {entry!r}")  # pragma: no cover

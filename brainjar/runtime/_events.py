@@ -23,6 +23,7 @@ FailureKind = Literal[
     "bad_arguments",  # arguments did not match the tool's schema
     "malformed_arguments",  # the model's arguments were not a JSON object
     "unknown_tool",  # the model named a tool the jar does not have
+    "too_large",  # the arguments or the result were over a size limit
     "cancelled",  # the conversation was cancelled while the tool ran
 ]
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ModelError
-from .._manifest import ModelConfig, ProcessConfig
-from .._messages import Message, ModelResponse, ModelTextDelta, ToolSpec
-from ..protocols import ModelClient
+from brainjar._errors import ModelError
+from brainjar.manifest._models import ModelConfig, ProcessConfig
+from brainjar.protocols import ModelClient
+from brainjar.runtime._messages import Message, ModelResponse, ModelTextDelta, ToolSpec
 
 if TYPE_CHECKING:
-    from .._supervisor import ProcessSpec, SupervisedProcess
+    from brainjar.process._supervisor import ProcessSpec, SupervisedProcess
 
 __all__ = ["start_model"]
 
@@ -33,12 +33,12 @@ async def start_model(
         ProcessError: the process did not start or get ready.
         ManifestError: the weights cannot be found, or llama.cpp is not installed.
     """
-    from .._supervisor import supervise
+    from brainjar.process._supervisor import supervise
 
     endpoint = config.endpoint
     spec: ProcessSpec | None = None
     if config.backend == "llama-cpp":
-        from ._llamacpp import llamacpp_process_spec, resolve_weights
+        from brainjar.models._llamacpp import llamacpp_process_spec, resolve_weights
 
         weights = resolve_weights(config.weights or "smollm2-135m", base_dir=base_dir)
         spec = llamacpp_process_spec(weights, n_ctx=config.context_size)
@@ -67,7 +67,7 @@ class _Supervised:
         *,
         tools: Sequence[ToolSpec],
         parameters: Mapping[str, Any],
-    ) -> AsyncIterator[ModelTextDelta | ModelResponse]:
+    ) -> AsyncGenerator[ModelTextDelta | ModelResponse, None]:
         try:
             async for chunk in self.inner.stream(messages, tools=tools, parameters=parameters):
                 yield chunk
@@ -92,10 +92,10 @@ class _Supervised:
 
 def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:
     if config.backend == "ollama":
-        from ._ollama import OllamaClient
+        from brainjar.models._ollama import OllamaClient
 
         return OllamaClient(host=endpoint, model=config.name or "", timeout=config.timeout)
-    from ._openai import OpenAIClient
+    from brainjar.models._openai import OpenAIClient
 
     return OpenAIClient(
         base_url=endpoint,
@@ -106,7 +106,7 @@ def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:
 
 
 def _process_spec(process: ProcessConfig, *, backend: str) -> ProcessSpec:
-    from .._supervisor import ProcessSpec
+    from brainjar.process._supervisor import ProcessSpec
 
     return ProcessSpec(
         name="model",

@@ -8,10 +8,7 @@ from typing import Any
 
 import anyio
 
-from brainjar._manifest import DiscoverConfig
-
-from ._registry import Registry
-from ._source import policy_from_config, start_feeds
+from brainjar.registry import DiscoverSettings, Registry, policy_from_config, start_feeds
 
 __all__ = ["discover"]
 
@@ -52,7 +49,7 @@ def _table(registry: Registry) -> Any:
     return table
 
 
-async def discover(config: DiscoverConfig, *, as_json: bool, wait: float, follow: bool) -> int:
+async def discover(config: DiscoverSettings, *, as_json: bool, wait: float, follow: bool) -> int:
     """Browses and shows the table.
 
     Args:

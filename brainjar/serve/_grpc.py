@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskStatus
 
-from brainjar._manifest import GrpcEndpointConfig
-
-from ._server import ToolServer, serve_grpc
+from brainjar.adapters.grpc import ToolServer, serve_grpc
+from brainjar.manifest import GrpcEndpointConfig
 
 if TYPE_CHECKING:
-    from brainjar._jar import Jar
+    from brainjar.jar import Jar
 
 __all__ = ["GrpcEndpoint", "grpc_endpoint"]
 

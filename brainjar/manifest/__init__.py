@@ -1,0 +1,85 @@
+"""The manifest: its schema (pydantic models), loading with file:line:col errors, JSON Schema.
+
+Pure data: a manifest says what to run; ``brainjar.jar`` and ``brainjar.serve``
+make it run.
+
+May import: ``brainjar._errors``.
+"""
+
+from ._duration import Duration, parse_duration
+from ._load import KINDS, interpolate, load_manifest, load_yaml, validate_document
+from ._models import (
+    API_VERSION,
+    DiscoverConfig,
+    DiscoverTools,
+    EndpointEntry,
+    GrpcEndpoint,
+    GrpcEndpointConfig,
+    HttpEndpointConfig,
+    JarManifest,
+    JarSpec,
+    LangChainTools,
+    LoopConfig,
+    McpEndpoint,
+    McpEndpointConfig,
+    McpServerConfig,
+    McpTools,
+    Metadata,
+    ModelConfig,
+    OllamaEndpoint,
+    OpenAIEndpoint,
+    ProcessConfig,
+    ReadyProbe,
+    ToolEntry,
+)
+from ._schema import schema, schema_json
+from ._toolservice import (
+    AnnounceConfig,
+    LimitsConfig,
+    ServeGrpc,
+    ServeMcp,
+    TlsConfig,
+    ToolServiceManifest,
+    ToolServiceSpec,
+)
+
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "AnnounceConfig",
+    "DiscoverConfig",
+    "DiscoverTools",
+    "Duration",
+    "EndpointEntry",
+    "GrpcEndpoint",
+    "GrpcEndpointConfig",
+    "HttpEndpointConfig",
+    "JarManifest",
+    "JarSpec",
+    "LangChainTools",
+    "LimitsConfig",
+    "LoopConfig",
+    "McpEndpoint",
+    "McpEndpointConfig",
+    "McpServerConfig",
+    "McpTools",
+    "Metadata",
+    "ModelConfig",
+    "OllamaEndpoint",
+    "OpenAIEndpoint",
+    "ProcessConfig",
+    "ReadyProbe",
+    "ServeGrpc",
+    "ServeMcp",
+    "TlsConfig",
+    "ToolEntry",
+    "ToolServiceManifest",
+    "ToolServiceSpec",
+    "interpolate",
+    "load_manifest",
+    "load_yaml",
+    "parse_duration",
+    "schema",
+    "schema_json",
+    "validate_document",
+]

@@ -1,0 +1,117 @@
+"""The folders are the architecture: each part imports only the parts below it.
+
+The map is drawn in ``brainjar/__init__.py``'s docstring. Imports under
+``if TYPE_CHECKING:`` are annotations, not dependencies, and do not count;
+imports inside functions (lazy ones) do.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BASE = {"_errors", "protocols"}
+CORE = BASE | {"tools", "runtime"}
+BELOW_JAR = CORE | {
+    "process", "http", "manifest", "models", "endpoints", "adapters", "registry",
+}  # fmt: skip
+ALLOWED: dict[str, set[str]] = {
+    "_errors": set(),
+    "protocols": set(),
+    "tools": BASE,
+    "runtime": BASE | {"tools"},
+    "process": {"_errors"},
+    "http": {"_errors"},
+    "manifest": {"_errors"},
+    "models": CORE | {"process"},
+    "endpoints": CORE | {"http"},
+    "adapters": CORE | {"http"},
+    "registry": CORE | {"adapters"},
+    "jar": BELOW_JAR,
+    "serve": BELOW_JAR | {"jar"},
+    "testing": CORE | {"http", "models"},
+    "cli": BELOW_JAR | {"jar", "serve", "testing", "root"},
+    "root": BELOW_JAR | {"jar", "serve", "testing", "cli"},
+}
+
+
+def _unit_of_file(path: Path) -> str:
+    rel = path.relative_to(ROOT).parts
+    if rel[0] in ("adapters", "registry"):
+        return rel[0]
+    if len(rel) == 2:  # brainjar/x.py
+        stem = Path(rel[1]).stem
+        return stem if stem in ("_errors", "protocols") else "root"
+    return rel[1]
+
+
+def _unit_of_module(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "brainjar":
+        return None
+    if len(parts) == 1:
+        return "root"
+    if parts[1] in ("adapters", "registry", "_errors", "protocols"):
+        return parts[1]
+    return parts[1]
+
+
+def _package_of(path: Path) -> list[str]:
+    rel = path.relative_to(ROOT).with_suffix("").parts
+    if rel[0] in ("adapters", "registry"):
+        rel = ("brainjar", *rel)
+    return list(rel[:-1])
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(), str(path))
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in node.body:
+                skip.update(id(n) for n in ast.walk(inner))
+    found = []
+    package = _package_of(path)
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.append((node.lineno, module))
+    return found
+
+
+def test_every_part_imports_only_what_lies_below_it() -> None:
+    wrong = []
+    files = [
+        *ROOT.joinpath("brainjar").rglob("*.py"),
+        *ROOT.joinpath("adapters").rglob("*.py"),
+        *ROOT.joinpath("registry").rglob("*.py"),
+    ]
+    assert len(files) > 50
+    for path in files:
+        unit = _unit_of_file(path)
+        for line, module in _imports(path):
+            target = _unit_of_module(module)
+            if target is None or target == unit:
+                continue
+            if target not in ALLOWED[unit]:
+                rel = path.relative_to(ROOT)
+                wrong.append(f"{rel}:{line}: {unit} imports {module} ({target})")
+    assert not wrong, "imports against the layer map:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_layer_map_names_every_folder() -> None:
+    folders = {p.name for p in ROOT.joinpath("brainjar").iterdir() if (p / "__init__.py").exists()}
+    assert folders <= set(ALLOWED), folders - set(ALLOWED)
+    doc = (ROOT / "brainjar" / "__init__.py").read_text()
+    for folder in folders | {"adapters", "registry"}:
+        assert f"    {folder} " in doc, f"{folder} is missing from the map in brainjar/__init__.py"
