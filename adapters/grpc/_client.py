@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -126,7 +127,7 @@ class GrpcToolSource:
         self._tools: list[Tool] = []
         self._changes = ChangeSignal()
         self._grpc: grpc.aio.Channel | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._stack: AsyncExitStack | None = None
         self.digest = ""
 
     @property
@@ -154,9 +155,12 @@ class GrpcToolSource:
             await self._grpc.close()
             raise _transport_error(exc, f"listing the tools of {self.channel.target}") from None
         self._update(reply)
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._watch, client)
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(self._close_channel)
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)
+            tg.start_soon(self._watch, client)
+            self._stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -167,16 +171,15 @@ class GrpcToolSource:
     ) -> None:
         self._tools = []
         self._changes.bump()
-        try:
-            if self._tg is not None:
-                tg, self._tg = self._tg, None
-                tg.cancel_scope.cancel()
-                await tg.__aexit__(None, None, None)
-        finally:
-            with anyio.CancelScope(shield=True):
-                if self._grpc is not None:
-                    channel, self._grpc = self._grpc, None
-                    await channel.close(CLOSE_GRACE)
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+    async def _close_channel(self) -> None:
+        with anyio.CancelScope(shield=True):
+            if self._grpc is not None:
+                channel, self._grpc = self._grpc, None
+                await channel.close(CLOSE_GRACE)
 
     def _update(self, reply: pb.ListToolsResponse) -> None:
         self.digest = reply.digest

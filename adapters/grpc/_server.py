@@ -7,7 +7,6 @@ without a token: it says only whether the service is up.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -24,6 +23,7 @@ from brainjar._errors import BadArguments, ToolError, TransportError
 from brainjar.protocols import ToolSource
 from brainjar.tools import Tool, ToolPolicy, ToolResult, apply_policy, as_source, schema_problem
 
+from ._auth import TokenInterceptor
 from ._wire import PROTOCOL_VERSION, SERVICE_NAME, add_servicer, digest, proof, tool_messages
 
 __all__ = ["Limits", "TlsFiles", "ToolServer", "serve_grpc"]
@@ -127,21 +127,6 @@ class ToolServer:
         """Ends every WatchTools stream, so a graceful stop need not wait for them."""
         self._stopping.set()
 
-    async def _authorize(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        if self.token is None:
-            return
-        metadata = dict(context.invocation_metadata() or ())
-        sent = metadata.get("authorization", "")
-        if not sent.startswith("Bearer "):
-            await context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                f"{self.instance} needs a token: send metadata 'authorization: Bearer <token>'",
-            )
-        if not hmac.compare_digest(sent.removeprefix("Bearer ").encode(), self.token.encode()):
-            await context.abort(
-                grpc.StatusCode.UNAUTHENTICATED, f"{self.instance} does not accept that token"
-            )
-
     async def Describe(
         self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.DescribeResponse:
@@ -159,14 +144,12 @@ class ToolServer:
     async def ListTools(
         self, request: pb.ListToolsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListToolsResponse:
-        await self._authorize(context)
         tools = self.offered()
         return pb.ListToolsResponse(tools=tool_messages(tools), digest=digest(tools))
 
     async def WatchTools(
         self, request: pb.WatchToolsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ListToolsResponse]:
-        await self._authorize(context)
         sent = None
         while not self._stopping.is_set():
             # Take the event before reading the list: a change while we read or yield
@@ -189,7 +172,6 @@ class ToolServer:
     async def CallTool(
         self, request: pb.CallToolRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CallToolResponse:
-        await self._authorize(context)
         limits = self.limits
         size = len(request.arguments_json.encode())
         if size > limits.max_argument_bytes:
@@ -289,12 +271,22 @@ async def serve_grpc(
     """
     limits = server.limits
     receive = limits.max_argument_bytes + _ENVELOPE_BYTES
+    interceptors = []
+    if server.token is not None:
+        interceptors.append(
+            TokenInterceptor(
+                server.token,
+                instance=lambda: server.instance,
+                open_methods={f"/{SERVICE_NAME}/Describe"},
+            )
+        )
     aio = grpc.aio.server(
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", receive),
             ("grpc.max_send_message_length", limits.max_result_bytes + _ENVELOPE_BYTES),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     add_servicer(server, aio)
     checker = health.aio.HealthServicer()
