@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import grpc
 from brainjar.adapters.grpc import Description
 
-__all__ = ["Service", "Sighting", "Status", "parse_address"]
+__all__ = ["MCP_PATH", "Service", "Sighting", "Status", "parse_address"]
 
 Status = Literal["checking", "ok", "unselected", "refused", "duplicate", "unreachable"]
+
+# The MCP path a service may announce: a plain absolute path, so that no
+# announcement can turn ``http://host:port`` + path into another host or port
+# (``@evil:80/mcp``, ``:9/x``, ``?``, ``#``, ``%``, spaces are all refused).
+MCP_PATH = re.compile(r"/[A-Za-z0-9._~/-]{0,200}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,9 +46,19 @@ class Sighting:
     labels: dict[str, str] = field(default_factory=dict)
     version: str = ""
 
+    def __post_init__(self) -> None:
+        # The parsers refuse such values with a reason; this is the last line.
+        for port in (self.port, self.mcp_port):
+            if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+                raise ValueError(f"{self.key}: port {port!r} is not in 1-65535")
+        if not MCP_PATH.fullmatch(self.mcp_path):
+            raise ValueError(f"{self.key}: MCP path {self.mcp_path!r} is not a plain path")
+
     @property
     def target(self) -> str:
-        """``host:port`` of the gRPC service."""
+        """``host:port`` of the gRPC service (``[v6]:port`` for IPv6)."""
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
         return f"{self.host}:{self.port}"
 
 
@@ -68,10 +84,16 @@ class Service:
 
     @property
     def name(self) -> str:
-        """The instance name: what the service says, else what was announced."""
+        """The instance name: what was announced, else what the service says.
+
+        The announced name comes first, so that an impostor refused for claiming
+        another's name is shown under its own announcement, not the name it claimed.
+        """
+        if self.sighting.instance:
+            return self.sighting.instance
         if self.description is not None:
             return str(self.description.instance)
-        return self.sighting.instance or self.sighting.target
+        return self.sighting.target
 
     @property
     def labels(self) -> dict[str, str]:
@@ -106,6 +128,7 @@ def parse_address(text: str, *, where: str) -> tuple[str, int]:
     """
     host, sep, port = text.strip().rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    valid = port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536
+    if not sep or not host or not valid:
         raise ValueError(f"{where}: {text!r} is not host:port, e.g. 192.168.1.20:50051")
     return host, int(port)

@@ -22,6 +22,7 @@ def snapshot(registry: Registry) -> list[dict[str, Any]]:
 
 
 def _table(registry: Registry) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(
@@ -37,14 +38,15 @@ def _table(registry: Registry) -> Any:
     colours = {"ok": "green", "refused": "red", "unreachable": "yellow"}
     for row in snapshot(registry):
         colour = colours.get(row["status"], "dim")
+        # Names, labels and reasons come from the network: shown as text, never as markup.
         table.add_row(
-            row["name"],
+            escape(row["name"]),
             f"[{colour}]{row['status']}[/]",
-            f"{row['address']} ({row['origin']})",
-            " ".join(f"{k}={v}" for k, v in sorted(row["ports"].items())),
-            " ".join(f"{k}={v}" for k, v in sorted(row["labels"].items())),
-            row["digest"][:8],
-            row["reason"],
+            escape(f"{row['address']} ({row['origin']})"),
+            escape(" ".join(f"{k}={v}" for k, v in sorted(row["ports"].items()))),
+            escape(" ".join(f"{k}={v}" for k, v in sorted(row["labels"].items()))),
+            escape(row["digest"][:8]),
+            escape(row["reason"]),
         )
     return table
 
