@@ -61,7 +61,8 @@ async def bench_discovery(runs: int) -> None:
     down: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):
-            uid = uuid.uuid4().hex[:8]
+            # A letter first: YAML reads a bare 12345678 or 12e45678 as a number.
+            uid = "m" + uuid.uuid4().hex[:8]
             folder = Path(tmp) / str(i)
             folder.mkdir()
             manifest = write_service(folder, f"bench-{uid}", labels={"mesh": uid})

@@ -107,3 +107,38 @@ def test_a_built_wheel_installs_and_imports_in_a_fresh_venv(tmp_path: Path) -> N
     assert registry.startswith(str(env_dir)) and registry.endswith("brainjar/registry")
     assert typed == "True"
     assert brainjar.__version__
+
+
+def test_every_imported_third_party_module_is_declared() -> None:
+    """A module the code imports comes from a distribution pyproject.toml names."""
+    import ast
+    import importlib.metadata
+    import re
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {
+        re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
+        for spec in [
+            *project["dependencies"],
+            *(s for extra in project["optional-dependencies"].values() for s in extra),
+        ]
+    }
+    providers = importlib.metadata.packages_distributions()
+    missing = set()
+    for top in ("brainjar", "adapters", "registry"):
+        for path in (ROOT / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    root = name.split(".")[0]
+                    if root in sys.stdlib_module_names or root == "brainjar":
+                        continue
+                    dists = {d.lower().replace("_", "-") for d in providers.get(root, [root])}
+                    if not dists & declared:
+                        missing.add(f"{root} ({path.relative_to(ROOT)})")
+    assert not missing, f"imported but not declared: {sorted(missing)}"

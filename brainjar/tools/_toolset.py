@@ -262,9 +262,12 @@ class ToolSet:
                 tg.start_soon(self._hold, source, event, failures)
             for event in opened:
                 await event.wait()
-            if failures:
-                raise failures[0]
-            self._stack = stack.pop_all()
+            if not failures:
+                self._stack = stack.pop_all()
+        if failures:
+            # Raised once the others are closed, outside the task group, which would
+            # wrap it in an ExceptionGroup that the CLI's `except BrainjarError` misses.
+            raise failures[0]
         return self
 
     async def _hold(

@@ -16,6 +16,12 @@ from brainjar.registry import DiscoverSettings
 LOOPBACK = ["127.0.0.1"]
 
 
+def _uid() -> str:
+    """A label value unique to one test. It starts with a letter: YAML reads a bare
+    ``12345678`` or ``12e45678`` (hex digits can be both) as a number, not a label."""
+    return "m" + uuid.uuid4().hex[:8]
+
+
 def _names(source: DiscoverSource) -> set[str]:
     return {t.name for t in source.tools()}
 
@@ -26,7 +32,7 @@ def _source(uid: str, **kwargs: object) -> DiscoverSource:
 
 
 async def test_discovered_then_removed_after_goodbye(tmp_path: Path) -> None:
-    uid = uuid.uuid4().hex[:8]
+    uid = _uid()
     manifest = write_service(tmp_path, f"svc-{uid}", labels={"mesh": uid})
     async with _source(uid) as source:
         assert _names(source) == set()
@@ -45,7 +51,7 @@ async def test_discovered_then_removed_after_goodbye(tmp_path: Path) -> None:
 
 
 async def test_killed_service_is_removed_by_health_check(tmp_path: Path) -> None:
-    uid = uuid.uuid4().hex[:8]
+    uid = _uid()
     manifest = write_service(tmp_path, f"svc-{uid}", labels={"mesh": uid})
     async with _source(uid) as source, tool_service(manifest) as service:
         await eventually(lambda: "slow" in _names(source))
@@ -68,7 +74,7 @@ async def test_killed_service_is_removed_by_health_check(tmp_path: Path) -> None
 async def test_token_and_tls_are_enforced(tmp_path: Path) -> None:
     from tls_support import write_self_signed
 
-    uid = uuid.uuid4().hex[:8]
+    uid = _uid()
     cert, key = write_self_signed(tmp_path)
     extra = f"token: ${{MESH_TOKEN}}\ntls: {{cert: {cert}, key: {key}}}\n"
     manifest = write_service(tmp_path, f"sec-{uid}", labels={"mesh": uid}, extra=extra)
@@ -89,7 +95,7 @@ async def test_token_and_tls_are_enforced(tmp_path: Path) -> None:
 
 
 async def test_address_file_is_reread(tmp_path: Path) -> None:
-    uid = uuid.uuid4().hex[:8]
+    uid = _uid()
     manifest = write_service(tmp_path, f"file-{uid}", labels={"mesh": uid})
     addresses = tmp_path / "services.txt"
     addresses.write_text("# none yet\n")
@@ -112,7 +118,7 @@ async def test_spoofed_announcements_are_refused(case: str) -> None:
     from zeroconf import ServiceInfo
     from zeroconf.asyncio import AsyncZeroconf
 
-    uid = uuid.uuid4().hex[:8]
+    uid = _uid()
     real_name = f"spoof-{uid}"
     server = ToolServer(tools=lambda: [], instance=real_name if case != "wrong-name" else "evil")
     kwargs: dict[str, object] = {
@@ -150,7 +156,7 @@ async def test_spoofed_announcements_are_refused(case: str) -> None:
 
 async def test_discovered_over_mcp_http(tmp_path: Path) -> None:
     """transport: mcp reaches the same service's tools over MCP streamable HTTP."""
-    uid = uuid.uuid4().hex[:8]
+    uid = _uid()
     manifest = write_service(tmp_path, f"mcp-{uid}", labels={"mesh": uid}, extra="mcp: {port: 0}\n")
     async with _source(uid, transport="mcp") as source, tool_service(manifest) as service:
         await eventually(lambda: "echo" in _names(source))
