@@ -12,20 +12,32 @@ import importlib
 import inspect
 import sys
 from collections.abc import Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import Tool as SimpleTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from brainjar._errors import ManifestError, ToolError
 from brainjar.tools import ChangeSignal, Tool, ToolResult
 
-__all__ = ["LangChainSource", "load_langchain_tools", "to_brainjar_tool"]
+from ._threads import TOOL_THREADS, ToolThreads
+
+__all__ = ["LangChainSource", "load_langchain_tools", "runs_sync", "to_brainjar_tool"]
 
 
 class LangChainSource:
-    """The tools one manifest entry names; they run in this process."""
+    """The tools one manifest entry names; they run in this process.
+
+    Args:
+        target: ``module.path:Name``.
+        kwargs: what the class or factory is built with (the manifest's ``with``).
+        search_path: a folder to import the module from (the manifest's folder).
+        threads: how many of its sync tool calls may run at once, counting the
+            ones stuck in a tool that did not return (see ``ToolThreads``).
+    """
 
     def __init__(
         self,
@@ -33,10 +45,12 @@ class LangChainSource:
         *,
         kwargs: Mapping[str, Any] | None = None,
         search_path: str | None = None,
+        threads: int = TOOL_THREADS,
     ) -> None:
         self.target = target
         self.kwargs = dict(kwargs or {})
         self.search_path = search_path
+        self.threads = ToolThreads(self.name, size=threads)
         self._tools: list[Tool] = []
         self._changes = ChangeSignal()
 
@@ -61,7 +75,7 @@ class LangChainSource:
             sys.path.append(self.search_path)
         # Importing and building tools may do I/O; it happens once, at start.
         self._tools = [
-            to_brainjar_tool(t, source=self.name)
+            to_brainjar_tool(t, source=self.name, threads=self.threads)
             for t in load_langchain_tools(self.target, self.kwargs)
         ]
         self._changes.bump()
@@ -73,6 +87,7 @@ class LangChainSource:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Threads stuck in a tool are daemons nobody joins: closing never waits for them.
         self._tools = []
         self._changes.bump()
 
@@ -143,19 +158,32 @@ def _as_tools(made: Any) -> list[BaseTool] | None:
     return None
 
 
-def to_brainjar_tool(tool: BaseTool, *, source: str) -> Tool:
+def to_brainjar_tool(tool: BaseTool, *, source: str, threads: ToolThreads | None = None) -> Tool:
     """A LangChain tool in brainjar's shape.
 
-    Sync tools run in a worker thread (LangChain's ``ainvoke`` does that), so
-    they never block the loop. ``ToolException`` and other errors become tool
-    errors the model sees.
+    A sync tool runs in one of ``threads`` (a pool of its own when None), so it
+    never blocks the loop, and one that hangs holds only its source's threads.
+    ``ToolException`` and other errors, ``SystemExit`` and ``KeyboardInterrupt``
+    included (argparse and click raise them), become tool errors the model sees.
     """
     function = convert_to_openai_tool(tool)["function"]
     parameters = function.get("parameters") or {"type": "object", "properties": {}}
+    pool = threads if threads is not None else ToolThreads(source)
+    sync = runs_sync(tool)
 
     async def call(arguments: dict[str, Any]) -> ToolResult:
         try:
-            result = await tool.ainvoke(arguments)
+            if sync:
+                result = await pool.run(partial(tool.invoke, arguments), name=tool.name)
+            else:
+                result = await tool.ainvoke(arguments)
+        except ToolError:
+            raise
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise ToolError(
+                f"{tool.name} tried to end the process ({type(exc).__name__}: {exc}); "
+                "the jar kept running"
+            ) from None
         except Exception as exc:
             raise ToolError(f"{tool.name} failed: {exc}") from exc
         if hasattr(result, "content") and hasattr(result, "tool_call_id"):  # a ToolMessage
@@ -169,3 +197,10 @@ def to_brainjar_tool(tool: BaseTool, *, source: str) -> Tool:
         call=call,
         source=source,
     )
+
+
+def runs_sync(tool: BaseTool) -> bool:
+    """Whether LangChain would run ``tool`` in a thread: it has no coroutine of its own."""
+    if isinstance(tool, StructuredTool | SimpleTool):
+        return tool.coroutine is None
+    return type(tool)._arun is BaseTool._arun

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 import threading
 from typing import Any
 
@@ -10,6 +12,11 @@ from pydantic import BaseModel
 
 # Set by an async test while a sync tool waits on it: proves sync tools run off the loop.
 released = threading.Event()
+# Holds every `hang` call until a test sets it; `hung` counts the calls that got there.
+unhang = threading.Event()
+hung = threading.Semaphore(0)
+# The longest a `hang` call waits if a test forgets to release it.
+HANG_LIMIT = 60.0
 
 
 @tool
@@ -30,6 +37,32 @@ def wait_for_release() -> str:
 def always_fails(reason: str) -> str:
     """Fails with the reason given."""
     raise ToolException(reason)
+
+
+@tool
+def hang(label: str) -> str:
+    """Blocks its thread, as a tool stuck on a dead socket does, until the test releases it."""
+    hung.release()
+    unhang.wait(timeout=HANG_LIMIT)
+    return f"{label} returned"
+
+
+@tool
+def exits(code: int) -> str:
+    """Ends the process, as a CLI wrapper does."""
+    sys.exit(code)
+
+
+@tool
+def cli(command_line: str) -> str:
+    """Runs a command line through argparse, which exits on a bad one."""
+    parser = argparse.ArgumentParser(prog="cli")
+    parser.add_argument("--count", type=int, required=True)
+    return str(parser.parse_args(command_line.split()).count)
+
+
+def hang_kit() -> list[BaseTool]:
+    return [hang, word_count]
 
 
 class Greeter(BaseTool):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
+from brainjar.adapters.langchain import LangChainSource
 
 from brainjar import ManifestError, ToolError
 from brainjar.runtime._loop import LoopSettings, _run_call
 from brainjar.runtime._messages import ToolCall
 from brainjar.tools._toolset import ToolSet, wrap
-from brainjar.adapters.langchain import LangChainSource
 
 MOD = "lc_sample_tools"
 
@@ -79,7 +80,8 @@ async def test_a_sync_tool_runs_in_a_thread_without_blocking_the_loop() -> None:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(call)
-                await anyio.sleep(0)  # if the tool held the loop, we would never get here
+                # Had the tool held the loop, we would never get here.
+                await anyio.lowlevel.checkpoint()
                 lc_sample_tools.released.set()
         assert result == ["released"]
 
