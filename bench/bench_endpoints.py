@@ -53,10 +53,9 @@ REQUEST_LIMIT = 60.0
 def serve_jar(manifest: str, sessions: int) -> None:
     """The ``--serve`` mode: the jar and its OpenAI endpoint, until SIGTERM."""
     from brainjar import Tool, ToolResult
+    from brainjar.endpoints import HttpSettings, openai_endpoint
     from brainjar.jar._jar import Jar
-    from brainjar.endpoints import HttpSettings
     from brainjar.tools._toolset import StaticSource
-    from brainjar.endpoints import openai_endpoint
 
     async def add(args: dict[str, Any]) -> ToolResult:
         return ToolResult.of(args["a"] + args["b"])

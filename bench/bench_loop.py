@@ -26,8 +26,8 @@ from openai import AsyncOpenAI
 from brainjar import Tool, ToolResult
 from brainjar.jar._jar import Jar
 from brainjar.manifest._models import JarManifest
-from brainjar.tools._toolset import StaticSource
 from brainjar.testing import ScriptedModelServer, call, reply
+from brainjar.tools._toolset import StaticSource
 
 SCRIPT = [call("add", {"a": 2, "b": 3}), reply("It is 5.")]
 ADD_SCHEMA = {
@@ -165,7 +165,8 @@ async def main(n: int) -> None:
     # The bare loop is the baseline: the same SDK calls with no framework around them.
     base = statistics.median(results["bare hand-written loop"])
     print(
-        f"\nloop overhead, {n} conversations of 2 steps (tool call, answer), scripted model on loopback"
+        f"\nloop overhead, {n} conversations of 2 steps (tool call, answer), "
+        "scripted model on loopback"
     )
     for name, samples in results.items():
         extra = (statistics.median(samples) - base) / 2 * 1000

@@ -81,9 +81,7 @@ def _transport(kind: str, url: str) -> AbstractAsyncContextManager[Any]:
 
 
 async def bench_brainjar(kind: str, url: str, n: int) -> list[float]:
-    from brainjar.adapters.mcp import McpSource
-
-    from brainjar.adapters.mcp import McpServer
+    from brainjar.adapters.mcp import McpServer, McpSource
 
     if kind == "stdio":
         config = McpServer(command=[sys.executable, __file__, "--serve", "stdio"])

@@ -29,11 +29,10 @@ import grpc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "registry"))
 
 from brainjar.adapters.grpc import Channel, GrpcToolSource, Limits, ToolServer, serve_grpc
-from brainjar.registry import DiscoverSource
+from brainjar.adapters.mcp import McpServer
+from brainjar.registry import DiscoverSettings, DiscoverSource
 from mesh_support import eventually, tool_service, write_service
 
-from brainjar.adapters.mcp import McpServer
-from brainjar.registry import DiscoverSettings
 from brainjar.tools._tool import Tool, ToolResult
 
 RUNS = 20

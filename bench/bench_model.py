@@ -89,8 +89,8 @@ async def _direct(
 
 
 async def _supervised(weights: Path, *, runs: int, max_tokens: int) -> tuple[float, list[float]]:
-    from brainjar.process._supervisor import supervise
     from brainjar.models._llamacpp import llamacpp_process_spec
+    from brainjar.process._supervisor import supervise
 
     lines: list[str] = []
     started = time.perf_counter()

@@ -3,6 +3,7 @@ child processes and sockets, as python-zeroconf's conftest does for threads."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -67,10 +68,8 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
             break
         time.sleep(0.05)
     for pid in new_children:  # do not let one test's leak fail the next ones
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     problems = []
     if new_threads:
         problems.append(f"threads left running: {sorted(t.name for t in new_threads)}")

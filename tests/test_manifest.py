@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,9 +14,11 @@ from hypothesis import strategies as st
 
 from brainjar import ManifestError
 from brainjar.manifest._duration import parse_duration
-from brainjar.manifest._models import JarManifest, LangChainTools, McpTools
 from brainjar.manifest._load import load_manifest, load_yaml
+from brainjar.manifest._models import JarManifest, LangChainTools, McpTools
 from brainjar.manifest._schema import schema_json
+from brainjar.manifest._size import parse_size
+from brainjar.manifest._yaml import MAX_ALIAS_USES, MAX_MANIFEST_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,10 +38,29 @@ spec:
       with: {root_dir: ./sandbox}
       include: [read_file, list_directory]
     - mcp: {command: [mcp-server-time]}
-    - mcp: {url: "http://127.0.0.1:8931/mcp", headers: {Authorization: "Bearer ${DOCS_TOKEN:-none}"}}
+    - mcp: {url: "http://127.0.0.1/mcp", headers: {Authorization: "Bearer ${DOCS_TOKEN:-none}"}}
   endpoints:
     - openai: {port: 8080}
   loop: {max_steps: 8, tool_timeout: 1m30s, parallel_tool_calls: true}
+"""
+
+
+MERGED = """\
+apiVersion: brainjar.dev/v1
+kind: Jar
+metadata:
+  name: merged
+spec:
+  model:
+    backend: llama-cpp
+    weights: smollm2-135m
+  tools:
+    - mcp: &time
+        command: [mcp-server-time]
+        timeout: 10s
+    - mcp:
+        <<: *time
+        name: second-clock
 """
 
 
@@ -161,7 +183,7 @@ def test_yaml_syntax_errors_have_a_place(tmp_path: Path) -> None:
 
 
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="not valid YAML.*duplicate"):
+    with pytest.raises(ManifestError, match=r"not valid YAML.*duplicate"):
         load_manifest(write(tmp_path, "kind: Jar\nkind: Jar\n"))
 
 
@@ -174,7 +196,7 @@ def test_a_missing_file_and_an_empty_one(tmp_path: Path) -> None:
 
 def test_model_backends_say_what_they_need(tmp_path: Path) -> None:
     text = GOOD.replace("backend: llama-cpp", "backend: ollama")
-    with pytest.raises(ManifestError, match="7:3: spec.model: backend ollama needs the served"):
+    with pytest.raises(ManifestError, match=r"7:3: spec\.model: backend ollama needs the served"):
         load_manifest(write(tmp_path, text))
 
 
@@ -226,9 +248,14 @@ yaml_text = st.one_of(
         max_leaves=20,
     ).map(lambda v: __import__("json").dumps(v)),
     st.builds(
+        lambda a, b: MERGED[:a] + b + MERGED[a:],
+        st.integers(min_value=0, max_value=len(MERGED)),
+        st.sampled_from(["<<: *time\n", "<<: [*time]", "&x ", "*time", "<<: ", "  <<: {a: 1}\n"]),
+    ),
+    st.builds(
         lambda a, b: GOOD[:a] + b + GOOD[a:],
         st.integers(min_value=0, max_value=len(GOOD)),
-        st.text(alphabet="{}[]:-,'\"&*!|> \n\tabc$", max_size=8),
+        st.text(alphabet="{}[]:-,'\"&*!|<> \n\tabc$", max_size=8),
     ),
 )
 
@@ -250,3 +277,134 @@ def test_load_yaml_records_positions() -> None:
     data, positions = load_yaml("a:\n  - b: 1\n", file="x")
     assert data == {"a": [{"b": 1}]}
     assert positions[("a", 0, "b")] == (2, 5)
+
+
+# Merge keys, YAML bombs, files that are no manifests, sizes.
+
+
+def test_merge_keys_are_expanded(tmp_path: Path) -> None:
+    m = load_manifest(write(tmp_path, MERGED))
+    assert isinstance(m, JarManifest)
+    first, second = m.spec.tools
+    assert isinstance(second, McpTools) and isinstance(first, McpTools)
+    assert second.mcp.command == ["mcp-server-time"] and second.mcp.timeout == 10.0
+    assert second.mcp.name == "second-clock" and first.mcp.name is None
+
+
+def test_a_mistake_in_merged_content_points_where_it_is_written(tmp_path: Path) -> None:
+    path = write(tmp_path, MERGED.replace("timeout: 10s", "timeout: soon"))
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    # Both entries hold the bad value; both point at line 12, where it is written.
+    assert [p.split(": ", 1)[0] for p in info.value.problems] == [f"{path}:12:18"] * 2
+    assert "spec.tools[1].mcp.timeout: 'soon' is not a duration" in str(info.value)
+
+
+def test_a_merged_key_the_schema_does_not_know_is_placed_in_its_anchor(tmp_path: Path) -> None:
+    path = write(tmp_path, MERGED.replace("timeout: 10s", "timout: 10s"))
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert f"{path}:12:9: spec.tools[1].mcp has no key 'timout'; did you mean 'timeout'?" in (
+        info.value.problems
+    )
+
+
+def test_load_yaml_places_merged_keys_and_overrides() -> None:
+    text = "base: &b {x: 1, y: 2}\nmore: &m {z: 3}\ntop:\n  <<: [*b, *m]\n  x: 9\n"
+    data, positions = load_yaml(text, file="f")
+    assert data["top"] == {"x": 9, "y": 2, "z": 3}
+    assert positions[("top", "x")] == (5, 3)  # its own key wins, and is placed there
+    assert positions[("top", "y")] == (1, 17)
+    assert positions[("top", "z", -1)] == (2, 14)
+
+
+BILLION_LAUGHS = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_a_billion_laughs_is_refused_without_expanding_it(tmp_path: Path) -> None:
+    path = write(tmp_path, BILLION_LAUGHS)
+    with pytest.raises(ManifestError, match=r"jar.yaml:7:4: this expands to more than \d+"):
+        load_manifest(path)
+
+
+def test_too_many_aliases_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "a: &a 1\nb: [" + ", ".join(["*a"] * (MAX_ALIAS_USES + 1)) + "]\n")
+    with pytest.raises(ManifestError, match=r"jar.yaml:2:\d+: more than \d+ aliases"):
+        load_manifest(path)
+
+
+def test_a_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("# " + "x" * MAX_MANIFEST_BYTES + "\n")
+    with pytest.raises(ManifestError, match=r"big.yaml: the file is larger than \d+ bytes"):
+        load_manifest(path)
+
+
+def validate_cli(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "brainjar", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_validate_refuses_a_device_with_exit_2() -> None:
+    run = validate_cli(Path("/dev/zero"))
+    assert run.returncode == 2, run.stderr
+    assert "/dev/zero: this is a device, not a manifest" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_validate_refuses_a_fifo_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "jar.yaml"
+    os.mkfifo(fifo)
+    run = validate_cli(fifo)
+    assert run.returncode == 2, run.stderr
+    assert f"{fifo}: this is a FIFO, not a manifest" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        (4096, 4096),
+        ("4096", 4096),
+        ("512KiB", 512 * 1024),
+        ("1MiB", 1 << 20),
+        ("2MB", 2_000_000),
+        ("1Gi", 1 << 30),
+        ("1.5KiB", 1536),
+        ("10 B", 10),
+        ("3k", 3000),
+    ],
+)
+def test_sizes(text: object, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "-1", "1.3KiB", "1TiB", True, -5])
+def test_sizes_that_are_not(text: object) -> None:
+    with pytest.raises(ValueError, match=r"size|whole number of bytes"):
+        parse_size(text)
+
+
+def test_max_result_is_read_as_a_size(tmp_path: Path) -> None:
+    m = load_manifest(write(tmp_path, GOOD.replace("max_steps: 8", "max_result: 512KiB")))
+    assert isinstance(m, JarManifest) and m.spec.loop.max_result == 512 * 1024
+    default = load_manifest(write(tmp_path, GOOD))
+    assert isinstance(default, JarManifest) and default.spec.loop.max_result == 1 << 20
+    path = write(tmp_path, GOOD.replace("max_steps: 8", "max_result: lots"))
+    with pytest.raises(ManifestError, match=r"19:22: spec.loop.max_result: 'lots' is not a size"):
+        load_manifest(path)

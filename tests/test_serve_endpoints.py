@@ -16,8 +16,8 @@ from brainjar import Tool, ToolResult
 from brainjar.jar._jar import Jar
 from brainjar.manifest._models import JarManifest
 from brainjar.serve._endpoints import serve_endpoints
-from brainjar.tools._toolset import StaticSource
 from brainjar.testing import ScriptedModelServer, reply
+from brainjar.tools._toolset import StaticSource
 
 
 async def shout(args: dict[str, Any]) -> ToolResult:
@@ -80,8 +80,9 @@ async def test_the_grpc_endpoint_offers_the_jars_tools() -> None:
                     ]
                 async with GrpcToolSource(Channel(target=url.removeprefix("grpc://"))) as remote:
                     with anyio.fail_after(10):
+                        version = remote.version
                         while not remote.tools():
-                            await anyio.sleep(0.02)
+                            version = await remote.wait_changed(version)
                     (tool,) = remote.tools()
                     assert tool.name == "shout"
                     assert (await tool.call({"text": "hi"})).content == "HI"

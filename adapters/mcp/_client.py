@@ -7,21 +7,21 @@ answering pings, or dropped the HTTP session); then it connects again after an
 exponentially growing pause. The tools of the last good listing stay offered
 while it reconnects: a call made then waits for the new session up to the
 server's limit, and a call in flight when the server goes away ends in a tool
-error the model reads.
+error the model reads. A call the server refused because it no longer knows
+the session (an HTTP server that restarted answers 404) never ran: it is made
+again, once, on a new session.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, TextIO
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -30,8 +30,6 @@ import mcp_types as types
 from mcp.client.session import ClientSession, IncomingMessage
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from brainjar._errors import ToolError
@@ -39,6 +37,7 @@ from brainjar.tools import ChangeSignal, Tool, ToolResult
 
 from ._content import to_tool_result
 from ._streams import WatchedReadStream
+from ._transport import Refusal, display_url, http_transport, redact, refusal, server_environment
 
 __all__ = ["McpServer", "McpSource"]
 
@@ -52,8 +51,6 @@ BACKOFF_MAX = 30.0
 PING_INTERVAL = 10.0
 # Headroom for __aenter__ beyond the server's own timeout.
 ENTER_MARGIN = 1.0
-# How long an HTTP response may stay silent (a slow tool; the loop limits calls).
-HTTP_READ_LIMIT = 300.0
 # The most pages of tools/list we follow.
 MAX_PAGES = 100
 
@@ -64,6 +61,14 @@ _TRANSPORT_ERRORS = (
     OSError,
     httpx2.TransportError,
 )
+# How a server says it does not know the session: the MCP SDKs' codes and words for a 404
+# (Python: invalid request; TypeScript: -32001).
+_SESSION_GONE_CODES = (types.INVALID_REQUEST, -32001)
+_SESSION_GONE = ("session not found", "session terminated", "session has been terminated")
+
+
+class _SessionGone(Exception):
+    """The server refused a request because it no longer knows the session."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,7 +78,10 @@ class McpServer:
     Attributes:
         command: the program and its first arguments.
         args: more arguments.
-        env: variables for the server's environment.
+        env: variables for the server's environment (a stdio server's), on top of
+            the MCP SDK's safe default (``PATH``, ``HOME``, ``USER``, ...).
+        env_passthrough: names of this process's variables to pass to a stdio server.
+        inherit_env: pass this process's whole environment to a stdio server.
         cwd: the server's working directory.
         url: the server's URL.
         headers: HTTP headers to send (e.g. ``Authorization``).
@@ -85,6 +93,8 @@ class McpServer:
     command: Sequence[str] | None = None
     args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    env_passthrough: Sequence[str] = ()
+    inherit_env: bool = False
     cwd: Path | None = None
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -178,8 +188,23 @@ class McpSource:
         timeout); says whether there is one."""
         with anyio.move_on_after(self.config.timeout if limit is None else limit):
             while self._session is None:
+                # Set only when a session is up or an attempt ends (see _lose).
                 await self._connected.wait()
         return self._session is not None
+
+    def _lose(self, lost: anyio.Event) -> None:
+        """Ends the session (or attempt) that ``lost`` belongs to.
+
+        The session is forgotten at once, and a ``_connected`` that was set for
+        it is replaced by a fresh event, set when the next session is up or this
+        attempt ends: a waiter blocks while the old transport closes, instead of
+        finding the old, already-set event again and again.
+        """
+        if lost is self._lost:
+            self._session = None
+            if self._connected.is_set():
+                self._connected = anyio.Event()
+        lost.set()
 
     # The supervisor
 
@@ -200,7 +225,10 @@ class McpSource:
                     )
                 else:
                     log.warning(
-                        "%s: cannot connect (%s); retrying in %gs", self.name, _why(exc), delay
+                        "%s: cannot connect (%s); retrying in %gs",
+                        self.name,
+                        self._why(exc),
+                        delay,
                     )
             finally:
                 self._session = None
@@ -213,11 +241,15 @@ class McpSource:
 
     async def _connect_once(self) -> bool:
         """Opens one session and holds it until it ends; True if it got as far as its tools."""
-        self._lost = anyio.Event()
+        lost = self._lost = anyio.Event()
         self._refresh = anyio.Event()
+
+        def lose() -> None:
+            self._lose(lost)
+
         async with AsyncExitStack() as stack:
-            read, write = await stack.enter_async_context(self._transport())
-            read = WatchedReadStream(read, on_end=self._lost.set)
+            read, write = await stack.enter_async_context(self._transport(on_session_gone=lose))
+            read = WatchedReadStream(read, on_end=lose)
             session = await stack.enter_async_context(
                 ClientSession(
                     read,
@@ -236,29 +268,36 @@ class McpSource:
             self._first_attempt.set()
             log.info("%s connected: %d tools", self.name, len(tools))
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._keep_listing, session)
-                tg.start_soon(self._keep_pinging, session)
-                await self._lost.wait()
+                tg.start_soon(self._keep_listing, session, lost)
+                tg.start_soon(self._keep_pinging, session, lost)
+                await lost.wait()
                 tg.cancel_scope.cancel()
-            self._session = None
             log.warning("%s: the connection ended; reconnecting", self.name)
         return True
 
-    def _transport(self) -> AbstractAsyncContextManager[Any]:
+    def _transport(
+        self, *, on_session_gone: Callable[[], None]
+    ) -> AbstractAsyncContextManager[Any]:
         config = self.config
         if config.command is not None:
             params = StdioServerParameters(
                 command=config.command[0],
                 args=[*config.command[1:], *config.args],
-                # The whole environment, as a shell would pass it, plus the entry's env.
-                env={**os.environ, **config.env},
+                env=server_environment(
+                    config.env, passthrough=config.env_passthrough, inherit=config.inherit_env
+                ),
                 cwd=config.cwd,
             )
             return stdio_client(params, errlog=self.errlog or _stderr())
         assert config.url is not None
         if config.transport == "sse":
             return sse_client(config.url, headers=dict(config.headers), timeout=config.timeout)
-        return _http_client(config.url, headers=dict(config.headers), connect_limit=config.timeout)
+        return http_transport(
+            config.url,
+            headers=dict(config.headers),
+            connect_limit=config.timeout,
+            on_session_gone=on_session_gone,
+        )
 
     async def _list_tools(self, session: ClientSession) -> list[types.Tool]:
         found: list[types.Tool] = []
@@ -294,9 +333,9 @@ class McpSource:
         if isinstance(message, types.ToolListChangedNotification):
             self._refresh.set()
         elif isinstance(message, Exception):
-            log.debug("%s: transport reported %s", self.name, _why(message))
+            log.debug("%s: transport reported %s", self.name, self._why(message))
 
-    async def _keep_listing(self, session: ClientSession) -> None:
+    async def _keep_listing(self, session: ClientSession, lost: anyio.Event) -> None:
         while True:
             await self._refresh.wait()
             self._refresh = anyio.Event()
@@ -307,23 +346,26 @@ class McpSource:
                 log.warning(
                     "%s did not answer tools/list within %gs", self.name, self.config.timeout
                 )
-                self._lost.set()
+                self._lose(lost)
                 return
             except MCPError as exc:
+                if _is_session_gone(exc):
+                    self._lose(lost)
+                    return
                 log.warning("%s: tools/list failed: %s", self.name, exc.error.message)
                 continue
             self._publish(tools)
             log.info("%s: the tool list changed: %d tools", self.name, len(tools))
 
-    async def _keep_pinging(self, session: ClientSession) -> None:
+    async def _keep_pinging(self, session: ClientSession, lost: anyio.Event) -> None:
         while True:
             await anyio.sleep(PING_INTERVAL)
             try:
                 with anyio.fail_after(self.config.timeout):
                     await session.send_ping()
             except (TimeoutError, MCPError, *_TRANSPORT_ERRORS) as exc:
-                log.warning("%s did not answer a ping (%s)", self.name, _why(exc))
-                self._lost.set()
+                log.warning("%s did not answer a ping (%s)", self.name, self._why(exc))
+                self._lose(lost)
                 return
 
     # Calls
@@ -331,10 +373,27 @@ class McpSource:
     async def call(self, tool: str, arguments: dict[str, Any]) -> ToolResult:
         """Calls one of the server's tools on the live session.
 
+        A call the server refused because it no longer knows the session (it
+        restarted) did not run; it is made again, once, on a new session.
+
         Raises:
             ToolError: there is no session within the server's timeout, the
                 server went away during the call, or it refused the call.
         """
+        try:
+            return await self._call_once(tool, arguments)
+        except _SessionGone:
+            log.info("%s no longer knows the session; calling %s on a new one", self.name, tool)
+        try:
+            return await self._call_once(tool, arguments)
+        except _SessionGone as exc:
+            raise ToolError(
+                f"{self.name} refused the call to {tool} twice: it does not know the session "
+                "brainjar opened a moment ago (is it restarting?); the tool did not run, "
+                "try again later"
+            ) from exc
+
+    async def _call_once(self, tool: str, arguments: dict[str, Any]) -> ToolResult:
         if self._session is None and not await self.wait_connected():
             raise ToolError(
                 f"{self.name} is not connected (brainjar keeps trying to reach it); "
@@ -343,35 +402,34 @@ class McpSource:
         session = self._session
         lost = self._lost
         assert session is not None
+        mark = Refusal()
+        token = refusal.set(mark)
         try:
             result = await session.call_tool(tool, arguments)
         except MCPError as exc:
-            if exc.error.code == types.CONNECTION_CLOSED or "terminated" in exc.error.message:
-                lost.set()
+            # A refused call may see the session close before its own error arrives.
+            if mark.refused or _is_session_gone(exc):
+                self._lose(lost)
+                raise _SessionGone(exc.error.message) from exc
+            if exc.error.code == types.CONNECTION_CLOSED:
+                self._lose(lost)
                 raise ToolError(
                     f"{self.name} went away during the call to {tool}; it is being restarted"
                 ) from exc
-            raise ToolError(f"{tool} failed: {exc.error.message}") from exc
+            raise ToolError(f"{tool} failed: {self._why(exc)}") from exc
         except _TRANSPORT_ERRORS as exc:
-            lost.set()
+            self._lose(lost)
             raise ToolError(
-                f"{self.name} went away during the call to {tool} ({_why(exc)}); "
+                f"{self.name} went away during the call to {tool} ({self._why(exc)}); "
                 "it is being restarted"
             ) from exc
+        finally:
+            refusal.reset(token)
         return to_tool_result(result)
 
-
-@asynccontextmanager
-async def _http_client(
-    url: str, *, headers: dict[str, str], connect_limit: float
-) -> AsyncIterator[Any]:
-    # A tool may take long to answer; the loop limits calls itself.
-    read_limit = max(connect_limit, HTTP_READ_LIMIT)
-    client = create_mcp_http_client(
-        headers=headers, timeout=httpx2.Timeout(connect_limit, read=read_limit)
-    )
-    async with client, streamable_http_client(url, http_client=client) as streams:
-        yield streams
+    def _why(self, exc: BaseException) -> str:
+        """What went wrong, in words, without the secrets of the server's URL."""
+        return redact(_why(exc), self.config.url)
 
 
 def _short_name(config: McpServer) -> str:
@@ -379,7 +437,12 @@ def _short_name(config: McpServer) -> str:
         return config.name
     if config.command:
         return Path(config.command[0]).name
-    return urlsplit(config.url or "").netloc or "remote"
+    return display_url(config.url or "") or "remote"
+
+
+def _is_session_gone(exc: MCPError) -> bool:
+    message = exc.error.message.lower()
+    return exc.error.code in _SESSION_GONE_CODES and any(w in message for w in _SESSION_GONE)
 
 
 def _stderr() -> TextIO:

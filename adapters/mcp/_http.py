@@ -1,21 +1,24 @@
-"""Serving an ``McpGateway`` over stdio or streamable HTTP."""
+"""Serving an ``McpGateway`` over stdio or streamable HTTP.
+
+Over HTTP, ``brainjar.http.Guard`` checks Host, Origin and the bearer token (the
+SDK's own DNS-rebinding check is off: the guard is the same or stricter), and
+``brainjar.http.serve_asgi`` runs uvicorn and stops it.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import hmac
 import logging
 from collections.abc import Callable, Sequence
 
 import anyio
-import uvicorn
 from anyio.abc import TaskStatus
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from brainjar.http._listen import QuietUvicorn, listen
+from brainjar._errors import TransportError
+from brainjar.http import Guard, serve_asgi
 from brainjar.protocols import ToolSource
 from brainjar.tools import Tool, ToolPolicy
 
@@ -26,11 +29,7 @@ __all__ = ["serve_http", "serve_stdio", "serve_tools_http"]
 log = logging.getLogger("brainjar.mcp.server")
 
 # How long clients' requests in flight may run on when the server stops.
-GRACEFUL_SHUTDOWN = 2
-# How long uvicorn may take to stop once asked, before it is forced.
-SHUTDOWN_LIMIT = 5.0
-# The listening socket's queue.
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+GRACEFUL_SHUTDOWN = 2.0
 
 
 async def serve_stdio(
@@ -72,40 +71,35 @@ async def serve_http(
         port: 0 picks a free port.
         path: the MCP endpoint's path.
         token: when given, requests must carry ``Authorization: Bearer <token>``.
+
+    On a loopback ``host``, the Host header must be a loopback name and a request
+    with an Origin header must come from a loopback page (403 otherwise).
     """
-    security = None
-    if host in _LOOPBACK:  # a page in a browser must not reach a loopback server
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-        )
+    # The SDK still refuses a POST that is not JSON; Host and Origin are the guard's.
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     manager = StreamableHTTPSessionManager(app=gateway.server, security_settings=security)
-    app: ASGIApp = _OnlyPath(StreamableHTTPASGIApp(manager), path=path)
-    if token is not None:
-        app = _BearerToken(app, token=token)
-    with contextlib.closing(listen(host, port, what="MCP endpoint")) as sock:
-        bound_host, bound_port = sock.getsockname()[:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        url = f"http://{shown}:{bound_port}{path}"
-        config = uvicorn.Config(
-            app,
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-        )
-        server = QuietUvicorn(config, on_started=lambda: task_status.started(url))
-        async with manager.run(), anyio.create_task_group() as tg:
-            await tg.start(gateway.watch_tools)
-            try:
-                await server.serve(sockets=[sock])
-            finally:
-                # Cancelled: uvicorn's serve() skips its own shutdown, so run it here.
-                with anyio.CancelScope(shield=True), anyio.move_on_after(SHUTDOWN_LIMIT):
-                    server.should_exit = True
-                    if server.started:
-                        await server.shutdown()
-                tg.cancel_scope.cancel()
+    app: ASGIApp = Guard(
+        _OnlyPath(StreamableHTTPASGIApp(manager), path=path), bound_host=host, token=token
+    )
+    problem: TransportError | None = None  # raised outside the task group, unwrapped
+    async with manager.run(), anyio.create_task_group() as tg:
+        await tg.start(gateway.watch_tools)
+        try:
+            await serve_asgi(
+                app,
+                host=host,
+                port=port,
+                what="the MCP endpoint",
+                url_path=path,
+                grace=GRACEFUL_SHUTDOWN,
+                task_status=task_status,
+            )
+        except TransportError as exc:
+            problem = exc
+        finally:
+            tg.cancel_scope.cancel()
+    if problem is not None:
+        raise problem
 
 
 async def serve_tools_http(
@@ -144,25 +138,7 @@ class _OnlyPath:
         await self.app(scope, receive, send)
 
 
-class _BearerToken:
-    """Refuses HTTP requests without ``Authorization: Bearer <token>``."""
-
-    def __init__(self, app: ASGIApp, *, token: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await _plain(send, 401, "a bearer token is required", bearer=True)
-                return
-        await self.app(scope, receive, send)
-
-
-async def _plain(send: Send, status: int, text: str, *, bearer: bool = False) -> None:
+async def _plain(send: Send, status: int, text: str) -> None:
     headers = [(b"content-type", b"text/plain; charset=utf-8")]
-    if bearer:
-        headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": text.encode()})

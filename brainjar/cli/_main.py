@@ -2,6 +2,13 @@
 
 Exit status: 0 done; 1 the model, a process or a transport failed; 2 a mistake
 in the command or the manifest (a message, never a traceback); 130 interrupted.
+
+Serving (``brainjar run`` with endpoints), SIGTERM (docker stop, systemd,
+Kubernetes) and SIGINT (Ctrl-C) both drain: ``/readyz`` and new conversations
+answer 503 while the conversations in flight finish, within ``--grace`` seconds;
+then brainjar stops. Its status after SIGTERM is 0, a stop that was asked for
+(supervisors count 143 as a failure); after Ctrl-C it is 130, as shells expect.
+A second signal during the drain stops at once (status 128 + the signal).
 Heavy modules are imported inside the commands so that `brainjar --help` is fast.
 """
 
@@ -11,7 +18,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,12 +30,14 @@ if TYPE_CHECKING:
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# How long `brainjar run` lets conversations in flight finish once told to stop.
+DEFAULT_GRACE = 30.0
 
 app = typer.Typer(
     name="brainjar",
     help="Run a language model like a container: a manifest, its tools, its endpoints.",
-    epilog="Exit status: 0 done, 1 model/process/transport failure, 2 bad manifest or "
-    "usage, 130 interrupted.",
+    epilog="Exit status: 0 done (also after SIGTERM drained the endpoints), 1 "
+    "model/process/transport failure, 2 bad manifest or usage, 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -104,6 +113,16 @@ def run(
             "it has endpoints and no prompt is given)",
         ),
     ] = None,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            min=0,
+            metavar="SECONDS",
+            help="serving: on SIGTERM or Ctrl-C, how long conversations in flight may "
+            "take to finish before they are cut off",
+        ),
+    ] = DEFAULT_GRACE,
 ) -> None:
     """Start the model, attach the tools, and answer (or chat, or serve)."""
     jar = _load(manifest)
@@ -114,21 +133,25 @@ def run(
         from rich.console import Console
 
         err = Console(stderr=True, highlight=False)
-        with err.status(
-            f"starting {jar.name} ({jar.manifest.spec.model.backend})…", spinner="dots"
-        ) as status:
-            await jar.__aenter__()
-            status.stop()
+        if serving and prompt is None:
+            return await _serve(jar, err, as_json=as_json, grace=grace)
+        await _start(jar, err)
         try:
             if prompt is not None:
                 return await _answer(jar, prompt, as_json=as_json)
-            if serving:
-                return await _serve(jar, err, as_json=as_json)
             return await _chat(jar, as_json=as_json)
         finally:
             await jar.__aexit__(None, None, None)
 
     _run_async(main)
+
+
+async def _start(jar: Jar, err: Any) -> None:
+    with err.status(
+        f"starting {jar.name} ({jar.manifest.spec.model.backend})…", spinner="dots"
+    ) as status:
+        await jar.__aenter__()
+        status.stop()
 
 
 async def _answer(jar: Jar, prompt: str, *, as_json: bool) -> int:
@@ -200,7 +223,14 @@ class _StdinLines:
         return line.decode(errors="replace")
 
 
-async def _serve(jar: Jar, err: Any, *, as_json: bool) -> int:
+async def _serve(jar: Jar, err: Any, *, as_json: bool, grace: float) -> int:
+    """Opens the jar and serves its endpoints until SIGTERM or SIGINT, then drains.
+
+    Returns:
+        0 after SIGTERM, 130 after SIGINT (see the module's docstring).
+    """
+    import signal
+
     import anyio
 
     from brainjar.serve._endpoints import serve_endpoints
@@ -214,9 +244,51 @@ async def _serve(jar: Jar, err: Any, *, as_json: bool) -> int:
     def request(record: dict[str, Any]) -> None:
         print(json.dumps({"type": "request", **record}, default=str), flush=True)
 
-    await serve_endpoints(jar, on_ready=ready, request_log=request if as_json else None)
-    await anyio.sleep_forever()
-    return 0
+    stops: list[signal.Signals] = []
+    serving = anyio.CancelScope()
+    failure: BaseException | None = None  # raised outside the task group, unwrapped
+
+    async def stop_on_signals(signals: AsyncIterator[signal.Signals]) -> None:
+        async for signum in signals:
+            if stops:  # a second signal: the user will not wait for the drain
+                sys.stderr.write(f"brainjar: {signum.name} again: stopping at once\n")
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(128 + signum)
+            stops.append(signum)
+            if as_json:
+                print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
+            else:
+                err.print(
+                    f"{signum.name}: draining: conversations in flight may take {grace:g}s "
+                    "to finish; new ones are refused (send the signal again to stop at once)"
+                )
+            serving.cancel()
+
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_on_signals, signals)
+            with serving:
+                try:
+                    await _start(jar, err)
+                    try:
+                        await serve_endpoints(
+                            jar,
+                            grace=grace,
+                            on_ready=ready,
+                            request_log=request if as_json else None,
+                        )
+                        await anyio.sleep_forever()  # a jar whose endpoints list is empty
+                    finally:
+                        await jar.__aexit__(None, None, None)
+                except Exception as exc:
+                    failure = exc
+            tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    if as_json:
+        print(json.dumps({"type": "stopped"}), flush=True)
+    return EXIT_INTERRUPTED if stops and stops[0] == signal.SIGINT else 0
 
 
 @app.command()
@@ -262,8 +334,13 @@ def tools(
     jar = _load(manifest)
 
     async def main() -> int:
+        from brainjar._errors import ManifestError
+
         async with jar.toolset:
+            problems = jar.tool_problems()
             found = jar.tools()
+        if problems:  # a filter naming no tool is a manifest error (exit 2), as for run
+            raise ManifestError(problems)
         if as_json:
             print(
                 json.dumps(

@@ -21,7 +21,12 @@ Rules every client meets (``examples/openai-client/README.md`` shows them in use
   with a ``brainjar`` field. The answer text streams as content deltas.
 - Limits: ``max_concurrency`` running, ``max_queue`` waiting, then 429 with
   Retry-After; ``request_timeout`` (504, or an error event mid-stream); bearer
-  ``token`` (401; health routes stay open); bodies over ``max_body`` are 413. A
+  ``token`` (401; health routes stay open); bodies over ``max_body`` are 413;
+  more than ``max_messages`` messages, or JSON nested too deeply, is 400.
+- Cross-site requests: a POST body must be sent as ``application/json`` (415
+  otherwise); on a loopback address the ``Host`` must be a loopback name, and a
+  request with an ``Origin`` must come from a loopback page or one of
+  ``allowed_origins`` (403 otherwise; ``brainjar.http.Guard``). A
   client that disconnects cancels its conversation and tool calls. On
   cancellation an endpoint stops accepting and lets requests in flight finish
   within ``STOP_GRACE`` seconds.

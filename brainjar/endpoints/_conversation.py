@@ -32,6 +32,11 @@ __all__ = ["ConversationResponse", "StreamLayout", "WholeLayout", "activity_of"]
 
 log = logging.getLogger("brainjar.endpoints")
 
+
+class _ShuttingDown(Exception):
+    """The endpoint drains: a new conversation is refused (503)."""
+
+
 ACTIVITY = (ToolCallStarted, ToolCallFinished, ToolCallFailed)
 
 
@@ -114,6 +119,8 @@ class ConversationResponse:
         timeout = self.state.config.request_timeout
         with anyio.move_on_after(timeout) as timer:
             try:
+                if self.state.draining:
+                    raise _ShuttingDown
                 async with self.state.gate.admit():
                     if self.stream is not None:
                         await self._stream(send, self.stream)
@@ -127,6 +134,15 @@ class ConversationResponse:
                     f"the jar {self.state.jar.name} is busy: {self.state.config.max_concurrency} "
                     f"conversations run and {self.state.config.max_queue} wait; retry later",
                     code="rate_limit_exceeded",
+                    headers={"Retry-After": str(RETRY_AFTER)},
+                )
+            except _ShuttingDown:
+                problem = Problem(
+                    503,
+                    f"the jar {self.state.jar.name} is shutting down: it finishes the "
+                    "conversations in flight and takes no new ones; send this one to another "
+                    "instance, or retry once it is back",
+                    code="shutting_down",
                     headers={"Retry-After": str(RETRY_AFTER)},
                 )
             except ModelError as exc:

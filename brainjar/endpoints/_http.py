@@ -1,21 +1,23 @@
 """What every HTTP endpoint of a jar shares: its state, limits, errors and body reading.
 
 An API (OpenAI, Ollama) differs only in how it lays out an error and a reply;
-admission (``max_concurrency`` + ``max_queue``), the bearer token, the body size
-limit and JSON validation are the same for both and live here.
+admission (``max_concurrency`` + ``max_queue``), the body's media type, size,
+depth and message count, and JSON validation are the same for both and live
+here. The bearer token and the Host/Origin checks are ``brainjar.http.Guard``'s.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
+import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,6 +32,8 @@ __all__ = [
     "CLIENT_TOOLS_HEADER",
     "LOG_KEY",
     "MAX_BODY_BYTES",
+    "MAX_MESSAGES",
+    "PARSE_IN_THREAD",
     "RETRY_AFTER",
     "Busy",
     "EndpointState",
@@ -38,7 +42,6 @@ __all__ = [
     "HttpSettings",
     "Problem",
     "RequestLog",
-    "check_token",
     "health_routes",
     "read_model",
     "send_json",
@@ -50,6 +53,11 @@ CLIENT_TOOLS_HEADER = "x-brainjar-client-tools"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # How long a client may take to send its request body.
 BODY_TIMEOUT = 30.0
+# The most messages one request may carry, unless the endpoint's settings say otherwise.
+MAX_MESSAGES = 1024
+# Bodies larger than this (bytes) are parsed and validated in a worker thread, so a
+# big request does not hold up every other client on the event loop.
+PARSE_IN_THREAD = 64 * 1024
 # Seconds a client refused for load is told to wait (the Retry-After header).
 RETRY_AFTER = 1
 # Where a request's log record lives in the ASGI scope, for handlers to add to.
@@ -59,6 +67,10 @@ RequestLog = Callable[[dict[str, Any]], None]
 """Receives one JSON-ready record per request, after it ends (``--json`` logging)."""
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+# A JSON escape of a UTF-16 surrogate: the body may hold text UTF-8 cannot carry.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +84,9 @@ class HttpSettings:
         max_concurrency: conversations running at once.
         max_queue: requests waiting for a slot before more are refused (429).
         request_timeout: seconds one conversation may take.
+        allowed_origins: web origins (``https://app.example``, ``http://host:*``;
+            ``"*"``: any) whose pages may call the endpoint, besides loopback ones.
+        max_messages: the most messages one request may carry (more: 400).
     """
 
     host: str = "127.0.0.1"
@@ -80,6 +95,8 @@ class HttpSettings:
     max_concurrency: int = 8
     max_queue: int = 64
     request_timeout: float = 300.0
+    allowed_origins: Sequence[str] = ()
+    max_messages: int = MAX_MESSAGES
 
 
 class Problem(Exception):
@@ -137,6 +154,19 @@ class Gate:
         self._queue = queue
         self.running = 0
         self.waiting = 0
+        self._left: anyio.Event | None = None
+
+    async def wait_idle(self) -> None:
+        """Waits until no conversation runs or waits (callers bound the wait)."""
+        while self.running or self.waiting:
+            if self._left is None:
+                self._left = anyio.Event()
+            await self._left.wait()
+
+    def _leave(self) -> None:
+        left, self._left = self._left, None
+        if left is not None:
+            left.set()
 
     @asynccontextmanager
     async def admit(self) -> AsyncIterator[None]:
@@ -150,14 +180,18 @@ class Gate:
         self.waiting += 1
         try:
             await self._slots.acquire()
-        finally:
+        except BaseException:
             self.waiting -= 1
+            self._leave()
+            raise
+        self.waiting -= 1
         self.running += 1
         try:
             yield
         finally:
             self.running -= 1
             self._slots.release()
+            self._leave()
 
 
 @dataclass(kw_only=True)
@@ -176,44 +210,49 @@ class EndpointState:
         self.gate = Gate(concurrency=self.config.max_concurrency, queue=self.config.max_queue)
 
     def readiness(self) -> dict[str, Any]:
-        """What ``/readyz`` reports."""
-        return {
-            "status": "draining" if self.draining else "ready",
+        """What ``/readyz`` reports: ready, draining, or the model's state and why.
+
+        ``status`` is ``ready`` only while the endpoint takes conversations and the
+        model process is ready; otherwise ``reason`` says why not.
+        """
+        model = self.jar.model_status()
+        body: dict[str, Any] = {
+            "status": "draining" if self.draining else model.state,
             "model": self.jar.name,
             "tools": len(self.jar.tools()),
             "running": self.gate.running,
             "queued": self.gate.waiting,
         }
+        if self.draining:
+            body["reason"] = "the endpoint is shutting down: conversations in flight finish"
+        elif not model.ready:
+            body["reason"] = f"the model process is {model.state}: {model.reason}"
+        return body
 
 
-def check_token(request: Request, token: str | None) -> None:
-    """Refuses a request without the endpoint's bearer token, if it has one.
-
-    Raises:
-        Problem: 401, the token is missing or wrong.
-    """
-    if token is None:
-        return
-    given = request.headers.get("authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
-        return
-    what = "wrong" if given else "missing"
-    raise Problem(
-        401,
-        f"the bearer token is {what}: send the header 'Authorization: Bearer <token>' with "
-        "the token in this endpoint's manifest entry",
-        code="invalid_api_key",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-async def read_model(request: Request, model: type[_Model], *, limit: int) -> _Model:
+async def read_model(
+    request: Request,
+    model: type[_Model],
+    *,
+    limit: int,
+    max_messages: int = MAX_MESSAGES,
+) -> _Model:
     """Reads the body as JSON, no larger than ``limit`` bytes, and validates it.
 
+    A body over ``PARSE_IN_THREAD`` bytes is parsed in a worker thread.
+
     Raises:
-        Problem: 413 too large, 408 too slow, 400 not JSON or not valid.
+        Problem: 415 not sent as JSON, 413 too large, 408 too slow, 400 not JSON, too
+            deep, more than ``max_messages`` messages, or not valid.
     """
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise Problem(
+            415,
+            f"the request body's Content-Type is {media_type or 'missing'!r}: send JSON with "
+            "the header 'Content-Type: application/json'",
+            code="unsupported_media_type",
+        )
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise _too_large(int(length), limit)
@@ -228,16 +267,64 @@ async def read_model(request: Request, model: type[_Model], *, limit: int) -> _M
                 chunks.append(chunk)
     if timer.cancelled_caught:
         raise Problem(408, f"the request body did not arrive within {BODY_TIMEOUT:g}s")
+    raw = b"".join(chunks)
+    if size > PARSE_IN_THREAD:
+        return await anyio.to_thread.run_sync(_parse, raw, model, max_messages)
+    return _parse(raw, model, max_messages)
+
+
+def _parse(raw: bytes, model: type[_Model], max_messages: int) -> _Model:
     try:
-        data = json.loads(b"".join(chunks))
+        data = json.loads(raw)
+    except RecursionError:
+        raise _too_deep() from None
     except ValueError as exc:
         raise Problem(400, f"the request body is not JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise Problem(400, f"the request body must be a JSON object, not {type(data).__name__}")
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            data = _without_surrogates(data)
+        except RecursionError:
+            raise _too_deep() from None
+    messages = data.get("messages")
+    if isinstance(messages, list) and len(messages) > max_messages:
+        raise Problem(
+            400,
+            f"the request carries {len(messages)} messages; this endpoint takes at most "
+            f"{max_messages}: send a shorter conversation",
+            code="too_many_messages",
+            param="messages",
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise _invalid(exc) from None
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _without_surrogates(data: Any) -> Any:
+    """``data`` with lone surrogates ("\\ud800") replaced by U+FFFD.
+
+    JSON can carry them, UTF-8 cannot: left in, they would fail the request to
+    the model and every other place the text is written.
+    """
+    if isinstance(data, str):
+        return _SURROGATE.sub("\ufffd", data)
+    if isinstance(data, list):
+        return [_without_surrogates(item) for item in data]
+    if isinstance(data, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in data.items()}
+    return data
+
+
+def _too_deep() -> Problem:
+    return Problem(
+        400,
+        "the request body is nested too deeply to read: send JSON nested a few levels deep",
+        code="invalid_json",
+    )
 
 
 def _too_large(size: int, limit: int) -> Problem:
@@ -281,13 +368,19 @@ async def send_json(
 
 
 def health_routes(state: EndpointState) -> list[Route]:
-    """``/healthz`` (the process serves) and ``/readyz`` (the jar takes conversations)."""
+    """``/healthz`` (the jar can serve: 503 once its model process failed for good) and
+    ``/readyz`` (the jar takes conversations now: 503 while draining or while the
+    model process is not ready)."""
 
     async def healthz(_: Request) -> Response:
+        model = state.jar.model_status()
+        if model.state in ("failed", "stopped"):  # it will not come back: restart the jar
+            error = f"the model process is {model.state}: {model.reason}"
+            return JSONResponse({"status": model.state, "error": error}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
         body = state.readiness()
-        return JSONResponse(body, status_code=503 if state.draining else 200)
+        return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
 
     return [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]

@@ -32,7 +32,6 @@ from ._http import (
     HttpSettings,
     Problem,
     RequestLog,
-    check_token,
     health_routes,
     read_model,
 )
@@ -49,10 +48,12 @@ from ._ollama_wire import (
 )
 from ._server import HttpEndpoint
 
-__all__ = ["OLLAMA_VERSION", "ollama_endpoint"]
+__all__ = ["OLLAMA_VERSION", "OPEN_PATHS", "ollama_endpoint"]
 
 # The Ollama server version reported: one whose API this endpoint follows.
 OLLAMA_VERSION = "0.12.0"
+# Served without the token: the heartbeat and the version, as Ollama's clients probe them.
+OPEN_PATHS = frozenset({"/", "/api/version"})
 
 
 def ollama_endpoint(
@@ -68,7 +69,15 @@ def ollama_endpoint(
         max_body: the largest request body read, in bytes (larger: 413).
         log: receives one JSON-ready record per request.
     """
-    return HttpEndpoint(config, kind="ollama", build=_app, max_body=max_body, log=log)
+    return HttpEndpoint(
+        config,
+        kind="ollama",
+        build=_app,
+        max_body=max_body,
+        log=log,
+        errors=error_body,
+        open_paths=OPEN_PATHS,
+    )
 
 
 def _app(state: EndpointState) -> ASGIApp:
@@ -108,18 +117,17 @@ def _app(state: EndpointState) -> ASGIApp:
     async def version(_: Request) -> Response:
         return JSONResponse({"version": OLLAMA_VERSION})
 
-    async def tags(request: Request) -> Response:
-        check_token(request, state.config.token)
+    async def tags(_: Request) -> Response:
         return JSONResponse({"models": [card()]})
 
-    async def ps(request: Request) -> Response:
-        check_token(request, state.config.token)
+    async def ps(_: Request) -> Response:
         running = {**card(), "expires_at": "0001-01-01T00:00:00Z", "size_vram": 0}
         return JSONResponse({"models": [running]})
 
     async def show(request: Request) -> Response:
-        check_token(request, state.config.token)
-        body = await read_model(request, ShowRequest, limit=state.max_body)
+        body = await read_model(
+            request, ShowRequest, limit=state.max_body, max_messages=state.config.max_messages
+        )
         check_model(body.model or body.name)
         tools = ", ".join(t.name for t in jar.tools()) or "none"
         return JSONResponse(
@@ -172,8 +180,9 @@ def _app(state: EndpointState) -> ASGIApp:
         )
 
     async def chat(request: Request) -> Response | ConversationResponse:
-        check_token(request, state.config.token)
-        body = await read_model(request, ChatRequest, limit=state.max_body)
+        body = await read_model(
+            request, ChatRequest, limit=state.max_body, max_messages=state.config.max_messages
+        )
         request.scope.get(LOG_KEY, {}).update(model=body.model)
         model = check_model(body.model)
         refuse_client_tools(request, body.tools)
@@ -184,8 +193,9 @@ def _app(state: EndpointState) -> ASGIApp:
         )
 
     async def generate(request: Request) -> Response | ConversationResponse:
-        check_token(request, state.config.token)
-        body = await read_model(request, GenerateRequest, limit=state.max_body)
+        body = await read_model(
+            request, GenerateRequest, limit=state.max_body, max_messages=state.config.max_messages
+        )
         request.scope.get(LOG_KEY, {}).update(model=body.model)
         model = check_model(body.model)
         if not body.prompt:

@@ -27,7 +27,6 @@ from ._http import (
     HttpSettings,
     Problem,
     RequestLog,
-    check_token,
     health_routes,
     read_model,
 )
@@ -54,7 +53,13 @@ def openai_endpoint(
         log: receives one JSON-ready record per request.
     """
     return HttpEndpoint(
-        config, kind="openai", build=_app, url_path="/v1", max_body=max_body, log=log
+        config,
+        kind="openai",
+        build=_app,
+        url_path="/v1",
+        max_body=max_body,
+        log=log,
+        errors=error_body,
     )
 
 
@@ -73,20 +78,19 @@ def _app(state: EndpointState) -> ASGIApp:
             param="model",
         )
 
-    async def models(request: Request) -> Response:
-        check_token(request, state.config.token)
+    async def models(_: Request) -> Response:
         return JSONResponse({"object": "list", "data": [model_card()]})
 
     async def model(request: Request) -> Response:
-        check_token(request, state.config.token)
         name = request.path_params["model"]
         if name != jar.name:
             raise unknown_model(name)
         return JSONResponse(model_card())
 
     async def chat(request: Request) -> Response | ConversationResponse:
-        check_token(request, state.config.token)
-        body = await read_model(request, ChatRequest, limit=state.max_body)
+        body = await read_model(
+            request, ChatRequest, limit=state.max_body, max_messages=state.config.max_messages
+        )
         request.scope.get(LOG_KEY, {}).update(model=body.model)
         if body.model != jar.name:
             raise unknown_model(body.model)

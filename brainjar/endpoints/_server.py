@@ -1,47 +1,56 @@
-"""Serving one endpoint's ASGI app with uvicorn, on a socket bound here.
+"""Serving one endpoint's ASGI app, behind the guard, with ``brainjar.http.serve_asgi``.
 
-The socket is bound before uvicorn starts, so a port of 0 is known at once and a
-bad port is a clear error. Readiness is uvicorn's own startup finishing, never a
-sleep. On cancellation the endpoint stops accepting, lets requests in flight
-finish within ``STOP_GRACE``, then closes.
+Readiness is uvicorn's own startup finishing, never a sleep. On cancellation the
+endpoint drains: it goes on listening, answers ``/readyz`` and new conversations
+with 503, lets conversations in flight finish within its grace (``STOP_GRACE``
+unless told), then stops uvicorn and closes. Every request first passes
+``brainjar.http.Guard``: Host and Origin (403) and the bearer token (401), refused
+in the API's own error layout.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import uvicorn
 from anyio.abc import TaskStatus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from brainjar._errors import TransportError
-from brainjar.http._listen import QuietUvicorn, listen
+from brainjar.http import Guard, Refusal, serve_asgi
 
-from ._http import LOG_KEY, MAX_BODY_BYTES, EndpointState, HttpSettings, RequestLog
+from ._http import (
+    LOG_KEY,
+    MAX_BODY_BYTES,
+    EndpointState,
+    ErrorLayout,
+    HttpSettings,
+    Problem,
+    RequestLog,
+)
 
 if TYPE_CHECKING:
     from brainjar.jar._jar import Jar
 
-__all__ = ["STARTUP_TIMEOUT", "STOP_GRACE", "HttpEndpoint"]
+__all__ = ["HEALTH_PATHS", "STOP_GRACE", "HttpEndpoint"]
 
 log = logging.getLogger("brainjar.endpoints")
 
-# How long uvicorn may take to start serving on the bound socket.
-STARTUP_TIMEOUT = 10.0
 # How long requests in flight may go on after the endpoint is told to stop.
 STOP_GRACE = 10.0
-# uvicorn's own shutdown steps on top of the grace, before it is cut off.
-STOP_MARGIN = 2.0
-# How long an idle keep-alive connection stays open; longer than clients' pools
-# keep theirs, so a client rarely reuses a connection the server is closing.
-KEEP_ALIVE = 30
+# Once drained (or out of grace), how long uvicorn has to send what is left and close.
+CLOSE_GRACE = 1.0
+# Paths every endpoint serves without a token: probes must not need a secret.
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 
 AppBuilder = Callable[[EndpointState], ASGIApp]
+
+
+def _plain_layout(problem: Problem) -> dict[str, Any]:
+    return {"error": problem.message}
 
 
 class HttpEndpoint:
@@ -55,6 +64,10 @@ class HttpEndpoint:
         max_body: the largest request body read, in bytes.
         log: receives one record per request (method, path, status, seconds, and for
             a conversation: model, stream, steps, stop_reason, error, disconnected).
+        errors: the API's error layout, for requests the guard refuses.
+        open_paths: paths served without the token, besides ``HEALTH_PATHS``.
+        grace: seconds conversations in flight may go on once it is stopped;
+            default ``STOP_GRACE``.
     """
 
     def __init__(
@@ -66,13 +79,19 @@ class HttpEndpoint:
         url_path: str = "",
         max_body: int = MAX_BODY_BYTES,
         log: RequestLog | None = None,
+        errors: ErrorLayout = _plain_layout,
+        open_paths: Collection[str] = (),
+        grace: float | None = None,
     ) -> None:
         self.config = config
+        self.grace = grace
         self.kind = kind
         self._build = build
         self._url_path = url_path
         self._max_body = max_body
         self._log = log
+        self._errors = errors
+        self._open_paths = HEALTH_PATHS | frozenset(open_paths)
 
     async def serve(
         self, jar: Jar, *, task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED
@@ -82,78 +101,88 @@ class HttpEndpoint:
         Raises:
             TransportError: the address cannot be bound, or uvicorn did not start.
         """
-        sock = listen(self.config.host, self.config.port, what=f"the {self.kind} endpoint")
-        port = sock.getsockname()[1]
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        url = f"http://{host}:{port}{self._url_path}"
         state = EndpointState(jar=jar, config=self.config, kind=self.kind, max_body=self._max_body)
-        app = self._build(state)
+        app: ASGIApp = Guard(
+            self._build(state),
+            bound_host=self.config.host,
+            token=self.config.token,
+            allowed_origins=self.config.allowed_origins,
+            open_paths=self._open_paths,
+            render=self._render,
+        )
         if self._log is not None:
             app = _Logged(app, kind=self.kind, log=self._log)
-        settled = anyio.Event()  # uvicorn listens, or gave up
-        stopped = anyio.Event()
-        server = QuietUvicorn(_uvicorn_config(app), on_started=settled.set)
-        run_scope = anyio.CancelScope(shield=True)  # stopped by should_exit, not by cancellation
+
+        grace = STOP_GRACE if self.grace is None else self.grace
+        # uvicorn stops listening as soon as it is stopped, so the drain comes first:
+        # the server runs shielded until the conversations in flight are done.
+        held = anyio.CancelScope(shield=True)
+        listening = _Listening()
         failures: list[BaseException] = []
 
         async def run() -> None:
-            try:
-                with run_scope:
-                    await server.serve(sockets=[sock])
-            except Exception as exc:
-                failures.append(exc)
-            finally:
-                stopped.set()
-                settled.set()
-
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(run)
+            with held:
                 try:
-                    with anyio.fail_after(STARTUP_TIMEOUT):
-                        await settled.wait()
-                    if stopped.is_set() or not server.started:
-                        why = f": {failures[0]}" if failures else ""
-                        raise TransportError(
-                            f"the {self.kind} endpoint on {url} did not start{why}"
-                        )
-                    task_status.started(url)
-                    await stopped.wait()
-                    why = f": {failures[0]}" if failures else ""
-                    raise TransportError(f"the {self.kind} endpoint on {url} stopped{why}")
+                    await serve_asgi(
+                        app,
+                        host=self.config.host,
+                        port=self.config.port,
+                        what=f"the {self.kind} endpoint",
+                        url_path=self._url_path,
+                        grace=CLOSE_GRACE,
+                        task_status=listening,
+                    )
+                except Exception as exc:  # raised below as itself, not in a group
+                    failures.append(exc)
                 finally:
-                    with anyio.CancelScope(shield=True):
-                        state.draining = True
-                        server.should_exit = True
-                        run_scope.deadline = anyio.current_time() + STOP_GRACE + STOP_MARGIN
-                        with anyio.move_on_after(STOP_GRACE + 2 * STOP_MARGIN):
-                            await stopped.wait()
-                        _close_connections(server)
-        finally:
-            sock.close()
+                    listening.settled.set()
+                    listening.ended.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            try:
+                await listening.settled.wait()
+                if listening.url is not None:
+                    task_status.started(listening.url)
+                await listening.ended.wait()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    state.draining = True
+                    if listening.url is not None and not failures:
+                        await _drain(state, grace=grace, kind=self.kind)
+                    held.cancel()
+        if failures:
+            raise failures[0]
+
+    def _render(self, refusal: Refusal) -> tuple[str, bytes]:
+        problem = Problem(refusal.status, refusal.message, code=refusal.code)
+        return "application/json", json.dumps(self._errors(problem)).encode()
 
 
-def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        lifespan="off",
-        http="h11",
-        ws="none",
-        log_config=None,
-        log_level=logging.WARNING,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=math.ceil(STOP_GRACE),
-        timeout_keep_alive=KEEP_ALIVE,
-    )
+class _Listening(TaskStatus[str]):
+    """Where ``serve_asgi`` reports its URL; ``settled`` once it did or gave up."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.settled = anyio.Event()
+        self.ended = anyio.Event()
+
+    def started(self, value: str | None = None) -> None:
+        self.url = value
+        self.settled.set()
 
 
-def _close_connections(server: uvicorn.Server) -> None:
-    """Closes connections uvicorn left open when it was cut off."""
-    for connection in list(server.server_state.connections):
-        transport = getattr(connection, "transport", None)
-        if transport is not None:
-            transport.close()
+async def _drain(state: EndpointState, *, grace: float, kind: str) -> None:
+    """Waits for the conversations in flight, within ``grace``; says if some outlive it."""
+    with anyio.move_on_after(grace):
+        await state.gate.wait_idle()
+    if state.gate.running:
+        log.warning(
+            "the %s endpoint cuts off %d conversations still running after its grace of %gs",
+            kind,
+            state.gate.running,
+            grace,
+        )
 
 
 class _Logged:

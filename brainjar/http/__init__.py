@@ -1,10 +1,27 @@
-"""What every HTTP server brainjar runs shares: the listening socket and uvicorn.
+"""What every HTTP server brainjar runs shares: the listening socket, the uvicorn
+runner with its limits and one way to stop, and the Host/Origin/token guard.
 
 Used by the OpenAI/Ollama endpoints, the MCP HTTP server and the scripted model.
 
 May import: ``brainjar._errors``.
 """
 
+from ._guard import Guard, Refusal, Render, is_loopback, plain_text
 from ._listen import BACKLOG, QuietUvicorn, listen
+from ._server import HEAD_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, STOP_GRACE, serve_asgi
 
-__all__ = ["BACKLOG", "QuietUvicorn", "listen"]
+__all__ = [
+    "BACKLOG",
+    "HEAD_TIMEOUT",
+    "KEEP_ALIVE",
+    "MAX_CONNECTIONS",
+    "STOP_GRACE",
+    "Guard",
+    "QuietUvicorn",
+    "Refusal",
+    "Render",
+    "is_loopback",
+    "listen",
+    "plain_text",
+    "serve_asgi",
+]

@@ -18,7 +18,7 @@ from typing import Any, Self, cast
 import anyio
 
 from brainjar._errors import BrainjarError, ManifestError
-from brainjar.manifest._load import load_manifest
+from brainjar.manifest._load import Origin, read_manifest
 from brainjar.manifest._models import JarManifest
 from brainjar.protocols import ModelClient, ToolSource
 from brainjar.runtime._events import Answer, Event
@@ -28,7 +28,8 @@ from brainjar.runtime._transcript import Transcript, default_transcript_dir
 from brainjar.tools._tool import Tool
 from brainjar.tools._toolset import ToolSet
 
-from ._sources import build_sources
+from ._model import ModelStatus, model_status
+from ._sources import build_sources, filter_problems
 
 __all__ = ["Jar"]
 
@@ -45,6 +46,7 @@ class Jar:
         client: a model client to use instead of starting ``spec.model``.
         extra_sources: tool sources beyond the manifest's (e.g. made in Python).
         log: receives the model process's log lines; default: stderr.
+        origin: where the manifest is written, for ``file:line:col`` in messages.
     """
 
     def __init__(
@@ -55,15 +57,16 @@ class Jar:
         client: ModelClient | None = None,
         extra_sources: Sequence[ToolSource] = (),
         log: Callable[[str], None] | None = None,
+        origin: Origin | None = None,
     ) -> None:
         self.manifest = manifest
+        self.origin = origin
         self.base_dir = base_dir or Path.cwd()
         self._given_client = client
         self._client: ModelClient | None = None
         self.log = log
-        self.toolset = ToolSet(
-            [*build_sources(manifest.spec.tools, base_dir=self.base_dir), *extra_sources]
-        )
+        self._entry_sources = build_sources(manifest.spec.tools, base_dir=self.base_dir)
+        self.toolset = ToolSet([*self._entry_sources, *extra_sources])
         self._stack: AsyncExitStack | None = None
 
     @classmethod
@@ -73,10 +76,10 @@ class Jar:
         Raises:
             ManifestError: the file is not a valid Jar manifest.
         """
-        manifest = load_manifest(path)
+        manifest, origin = read_manifest(path)
         if not isinstance(manifest, JarManifest):
             raise ManifestError(f"{path}: this is a {type(manifest).__name__}, not a Jar")
-        return cls(manifest, base_dir=Path(path).parent.resolve(), **kwargs)
+        return cls(manifest, base_dir=Path(path).parent.resolve(), origin=origin, **kwargs)
 
     @property
     def name(self) -> str:
@@ -90,6 +93,14 @@ class Jar:
             raise BrainjarError(f"jar {self.name} is not open: use 'async with jar:'")
         return self._client
 
+    def model_status(self) -> ModelStatus:
+        """Whether the model answers now: ready, starting, restarting, failed or stopped.
+
+        ``failed`` means the supervisor gave up on the model process; a model
+        server brainjar does not start is ready while the jar is open.
+        """
+        return model_status(self._client)
+
     async def __aenter__(self) -> Self:
         async with AsyncExitStack() as stack:
             if self._given_client is not None:
@@ -101,6 +112,12 @@ class Jar:
                     self.manifest.spec.model, stack=stack, base_dir=self.base_dir, log=self.log
                 )
             await stack.enter_async_context(self.toolset)
+            problems = self.tool_problems()
+            if problems:
+                # Closed first: raised inside the open set, it would come out wrapped
+                # in the set's exception group.
+                await stack.aclose()
+                raise ManifestError(problems)
             self._stack = stack.pop_all()
         return self
 
@@ -116,6 +133,17 @@ class Jar:
             # No shield here: the stack holds task groups that must exit in their own
             # scopes; the supervisor and the sources shield their own teardown.
             await stack.__aexit__(exc_type, exc, tb)
+
+    def tool_problems(self) -> list[str]:
+        """Filters that name tools their sources do not offer; call it while they are open.
+
+        Opening the jar raises them as a ``ManifestError``; whoever opens only
+        ``toolset`` should do the same once it is closed again.
+
+        Returns:
+            One ``file:line:col: message`` per such name, with a "did you mean".
+        """
+        return filter_problems(self.manifest.spec.tools, self._entry_sources, origin=self.origin)
 
     def tools(self) -> list[Tool]:
         """The tools the jar offers now."""
@@ -134,6 +162,7 @@ class Jar:
         return LoopSettings(
             max_steps=loop.max_steps,
             tool_timeout=loop.tool_timeout,
+            max_result=loop.max_result,
             parallel_tool_calls=loop.parallel_tool_calls,
             tool_choice=loop.tool_choice,
             parameters={**self.manifest.spec.model.parameters, **(parameters or {})},

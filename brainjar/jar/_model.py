@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from brainjar._errors import ModelError
+import anyio
+
+from brainjar._errors import ModelError, ProcessError
 from brainjar.manifest._models import ModelConfig, ProcessConfig
 from brainjar.protocols import ModelClient
 from brainjar.runtime._messages import Message, ModelResponse, ModelTextDelta, ToolSpec
@@ -15,7 +18,68 @@ from brainjar.runtime._messages import Message, ModelResponse, ModelTextDelta, T
 if TYPE_CHECKING:
     from brainjar.process._supervisor import ProcessSpec, SupervisedProcess
 
-__all__ = ["start_model"]
+__all__ = ["EXIT_NOTICE", "ModelState", "ModelStatus", "model_status", "start_model"]
+
+# After a request lost its connection, how long the supervisor has to notice that
+# the model process exited (it checks every EXIT_POLL_INTERVAL, then reaps it).
+EXIT_NOTICE = 3.0
+
+# How many of the model process's last log lines an error shows.
+LOG_LINES = 8
+
+ModelState = Literal["ready", "starting", "restarting", "failed", "stopped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelStatus:
+    """Whether the jar's model can answer now, and if not, why.
+
+    Attributes:
+        state: ready; starting or restarting (its process is on its way); failed
+            (the supervisor gave up on it) or stopped (it will not come back).
+        reason: for people: what the process is doing, or why it is down.
+    """
+
+    state: ModelState
+    reason: str
+
+    @property
+    def ready(self) -> bool:
+        """True when the model takes requests."""
+        return self.state == "ready"
+
+
+def model_status(client: ModelClient | None) -> ModelStatus:
+    """The status of the model behind ``client`` (None: the jar is closed).
+
+    A model brainjar did not start (a server that already runs) counts as ready.
+    """
+    if client is None:
+        return ModelStatus(state="stopped", reason="the jar is not open")
+    if isinstance(client, _Supervised):
+        return status_of(client.process)
+    return ModelStatus(state="ready", reason="a model server brainjar does not supervise")
+
+
+def status_of(process: SupervisedProcess) -> ModelStatus:
+    """The model status a supervised process is in."""
+    state = process.state
+    restarts = f"restarts: {process.restarts}"
+    if state == "ready":
+        return ModelStatus(state=state, reason=f"pid {process.pid}, {restarts}")
+    if state == "starting":
+        return ModelStatus(state=state, reason=f"starting, probing {process.url}")
+    if state == "restarting":
+        code = process.last_exit
+        why = "it did not get ready" if code is None else f"it exited with code {code}"
+        return ModelStatus(
+            state=state, reason=f"{why}; the supervisor starts it again ({restarts})"
+        )
+    if state == "failed" and process.failure is not None:
+        return ModelStatus(state=state, reason=str(process.failure).split("\n", 1)[0])
+    return ModelStatus(
+        state=state, reason=f"it exited with code {process.last_exit} and is not restarted"
+    )
 
 
 async def start_model(
@@ -51,15 +115,23 @@ async def start_model(
         endpoint = (endpoint or base).replace("{port}", str(process.port))
     client = _client(config, endpoint=endpoint or "")
     stack.push_async_callback(client.aclose)
-    return client if process is None else _Supervised(client, process)
+    return client if process is None else _Supervised(client, process, timeout=config.timeout)
 
 
 class _Supervised:
-    """A client whose errors say what became of the model process behind it."""
+    """A client that waits for the model process behind it, and says what became of it.
 
-    def __init__(self, inner: ModelClient, process: SupervisedProcess) -> None:
+    A request that comes while the supervisor restarts the process waits until it
+    is ready again, within the model's ``timeout``. A request whose connection is
+    lost before anything came back is asked once more when the process went down
+    meanwhile and comes back. Errors name the process's real state.
+    """
+
+    def __init__(self, inner: ModelClient, process: SupervisedProcess, *, timeout: float) -> None:
         self.inner = inner
         self.process = process
+        self.timeout = timeout
+        self.waiting = 0  # requests waiting for the process to be ready
 
     async def stream(
         self,
@@ -68,26 +140,93 @@ class _Supervised:
         tools: Sequence[ToolSpec],
         parameters: Mapping[str, Any],
     ) -> AsyncGenerator[ModelTextDelta | ModelResponse, None]:
+        await self._ready()
+        restarts = self.process.restarts
+        streamed = False
+        try:
+            async for chunk in self.inner.stream(messages, tools=tools, parameters=parameters):
+                streamed = True
+                yield chunk
+            return
+        except ModelError as exc:
+            if streamed or not _connection_lost(exc) or not await self._went_down(restarts):
+                raise self._explained(exc) from exc
+            lost = exc
+        await self._ready(after=lost)
         try:
             async for chunk in self.inner.stream(messages, tools=tools, parameters=parameters):
                 yield chunk
         except ModelError as exc:
-            state = self.process.state
-            if state == "ready":
-                raise
-            tail = self.process.log_tail()[-8:]
-            why = f": {self.process.failure}" if self.process.failure else ""
-            raise ModelError(
-                f"{exc}\nthe model process is {state} (restarts: {self.process.restarts}){why}"
-                + (
-                    "\nlast lines of its log:\n" + "\n".join("  | " + x for x in tail)
-                    if tail and not why
-                    else ""
-                )
-            ) from exc
+            raise self._explained(exc) from exc
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    async def _ready(self, *, after: ModelError | None = None) -> None:
+        """Waits for the process to be ready, within the model's timeout.
+
+        Raises:
+            ModelError: it did not get ready in time, or the supervisor gave up.
+        """
+        process = self.process
+        if process.state == "ready":
+            return
+        self.waiting += 1
+        try:
+            with anyio.fail_after(self.timeout):
+                await process.wait_ready()
+        except TimeoutError:
+            raise ModelError(
+                (f"{after}\n" if after else "")
+                + f"the model process was not ready again within spec.model.timeout "
+                f"({self.timeout:g}s): {status_of(process).reason}; check its log, or raise "
+                "spec.model.timeout if it is only slow to load"
+            ) from after
+        except ProcessError as exc:
+            raise ModelError(
+                (f"{after}\n" if after else "") + f"the model process is {process.state}: {exc}"
+            ) from after
+        finally:
+            self.waiting -= 1
+
+    async def _went_down(self, restarts: int) -> bool:
+        """Whether the process exited since the request began (waiting for the news).
+
+        A lost connection is seen before the supervisor notices the exit, so the
+        supervisor is given ``EXIT_NOTICE`` to say so.
+        """
+        process = self.process
+        with anyio.move_on_after(EXIT_NOTICE):
+            while process.state == "ready" and process.restarts == restarts:
+                await process.wait_changed(process.version)
+        return process.state != "ready" or process.restarts != restarts
+
+    def _explained(self, exc: ModelError) -> ModelError:
+        status = status_of(self.process)
+        if status.state == "ready":
+            if not _connection_lost(exc):
+                return exc  # the server answered: its own words say what went wrong
+            return ModelError(
+                f"{exc}\nthe model process is still running ({status.reason}) but did not "
+                "take the connection; check its log (brainjar run --verbose)"
+            )
+        tail = self.process.log_tail()[-LOG_LINES:]
+        log = "\nlast lines of its log:" + "".join("\n  | " + x for x in tail) if tail else ""
+        return ModelError(f"{exc}\nthe model process is {status.state}: {status.reason}{log}")
+
+
+def _connection_lost(exc: ModelError) -> bool:
+    """Whether the request failed because the server could not be reached or hung up."""
+    import httpx
+
+    cause: BaseException | None = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, httpx.TimeoutException):
+            return False
+        if isinstance(cause, httpx.TransportError | ConnectionError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:

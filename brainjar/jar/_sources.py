@@ -6,6 +6,7 @@ tools never pays for gRPC or zeroconf.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,14 +19,24 @@ from brainjar.manifest import (
     McpTools,
     ToolEntry,
 )
+from brainjar.manifest._load import Origin
 from brainjar.protocols import ToolSource
-from brainjar.tools import wrap
+from brainjar.tools import Filtered, Prefixed, wrap
 
 if TYPE_CHECKING:
     from brainjar.adapters.mcp import McpServer
     from brainjar.registry import DiscoverSettings
 
-__all__ = ["build_source", "build_sources", "discover_settings", "mcp_server"]
+__all__ = [
+    "build_source",
+    "build_sources",
+    "discover_settings",
+    "filter_problems",
+    "mcp_server",
+]
+
+# How many of a source's tool names a "names nothing" message lists.
+SHOWN_NAMES = 30
 
 
 def build_source(entry: ToolEntry, *, base_dir: Path | None = None) -> ToolSource:
@@ -59,6 +70,52 @@ def build_sources(
 ) -> list[ToolSource]:
     """A source for each entry, in manifest order."""
     return [build_source(e, base_dir=base_dir) for e in entries]
+
+
+def filter_problems(
+    entries: Sequence[ToolEntry], sources: Sequence[ToolSource], *, origin: Origin | None
+) -> list[str]:
+    """Each ``include``/``exclude`` name that no tool of its open source has.
+
+    A typo in a filter would otherwise drop a tool without a word. Sources that
+    offer nothing yet (an MCP server that is not up) are skipped, and so are
+    ``discover`` entries, whose services come and go: a name missing there now is
+    not a typo.
+
+    Args:
+        entries: the manifest's tool entries.
+        sources: their sources, opened, as ``build_sources`` made them.
+        origin: where the manifest is written, for ``file:line:col``.
+
+    Returns:
+        One ``file:line:col: message`` per name, with a "did you mean".
+    """
+    problems: list[str] = []
+    for i, (entry, source) in enumerate(zip(entries, sources, strict=False)):
+        inner = source.inner if isinstance(source, Prefixed) else source
+        if isinstance(entry, DiscoverTools) or not isinstance(inner, Filtered):
+            continue
+        offered = inner.offered()
+        missing = set(inner.missing())
+        if not offered or not missing:
+            continue
+        for key, names in (("include", entry.include or []), ("exclude", entry.exclude)):
+            for j, name in enumerate(names):
+                if name not in missing:
+                    continue
+                loc = ("spec", "tools", i, key, j)
+                where = origin.where(loc) if origin is not None else "manifest"
+                text = f"{where}: spec.tools[{i}].{key}: {inner.name} has no tool {name!r}"
+                close = difflib.get_close_matches(name, offered, n=1, cutoff=0.6)
+                if close:
+                    text += f"; did you mean {close[0]!r}?"
+                problems.append(f"{text} It offers {_names(offered)}.")
+    return problems
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
 
 
 def mcp_server(config: McpServerConfig) -> McpServer:

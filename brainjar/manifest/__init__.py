@@ -7,7 +7,15 @@ May import: ``brainjar._errors``.
 """
 
 from ._duration import Duration, parse_duration
-from ._load import KINDS, interpolate, load_manifest, load_yaml, validate_document
+from ._load import (
+    KINDS,
+    Origin,
+    interpolate,
+    load_manifest,
+    load_yaml,
+    read_manifest,
+    validate_document,
+)
 from ._models import (
     API_VERSION,
     DiscoverConfig,
@@ -33,6 +41,7 @@ from ._models import (
     ToolEntry,
 )
 from ._schema import schema, schema_json
+from ._size import Size, parse_size
 from ._toolservice import (
     AnnounceConfig,
     LimitsConfig,
@@ -67,10 +76,12 @@ __all__ = [
     "ModelConfig",
     "OllamaEndpoint",
     "OpenAIEndpoint",
+    "Origin",
     "ProcessConfig",
     "ReadyProbe",
     "ServeGrpc",
     "ServeMcp",
+    "Size",
     "TlsConfig",
     "ToolEntry",
     "ToolServiceManifest",
@@ -79,6 +90,8 @@ __all__ = [
     "load_manifest",
     "load_yaml",
     "parse_duration",
+    "parse_size",
+    "read_manifest",
     "schema",
     "schema_json",
     "validate_document",

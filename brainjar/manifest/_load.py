@@ -2,7 +2,8 @@
 
 Every problem is reported as ``file:line:col: what is wrong; what to write``,
 and nothing a user writes ends in a traceback: whatever the YAML parser or the
-schema refuses becomes a ``ManifestError``.
+schema refuses becomes a ``ManifestError``. Files, YAML and its aliases are
+bounded in ``_yaml``.
 """
 
 from __future__ import annotations
@@ -18,28 +19,30 @@ from typing import Any, TypeVar, Union
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from brainjar._errors import ManifestError
 
 from ._models import API_VERSION, JarManifest
 from ._toolservice import ToolServiceManifest
+from ._yaml import VALUE, Loc, Origin, Positions, load_yaml, read_manifest_text
 
-__all__ = ["KINDS", "interpolate", "load_manifest", "load_yaml", "validate_document"]
+__all__ = [
+    "KINDS",
+    "VALUE",
+    "Origin",
+    "interpolate",
+    "load_manifest",
+    "load_yaml",
+    "read_manifest",
+    "validate_document",
+]
 
 M = TypeVar("M", bound=BaseModel)
-Loc = tuple[str | int, ...]
-Positions = dict[Loc, tuple[int, int]]
 
 # Every kind of document brainjar reads; registry/ adds ToolService.
 KINDS: dict[str, type[BaseModel]] = {"Jar": JarManifest, "ToolService": ToolServiceManifest}
 
-# Marks, at the end of a path, the position of a scalar value rather than its key.
-VALUE = -1
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_MAX_DEPTH = 64
 # Examples for the fields people most often get wrong, shown after the message.
 _HINTS = {
     "command": "e.g. [mcp-server-time] or [python, -m, llama_cpp.server]",
@@ -48,63 +51,6 @@ _HINTS = {
     "apiVersion": f"write apiVersion: {API_VERSION}",
     "port": "e.g. 8080",
 }
-
-
-def load_yaml(text: str, *, file: str) -> tuple[Any, Positions]:
-    """Parses YAML and records where every key and item stands.
-
-    Returns:
-        The plain data (dicts, lists, scalars) and a map from each path to its
-        1-based (line, column).
-    """
-    yaml = YAML(typ="rt")
-    try:
-        tree = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else f"{file}:1:1"
-        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise ManifestError(f"{where}: this is not valid YAML: {problem}") from None
-    except Exception as exc:  # the parser's other refusals are user errors too
-        raise ManifestError(f"{file}:1:1: this is not valid YAML: {exc}") from None
-    positions: Positions = {(): (1, 1)}
-    return _plain(tree, (), positions, file=file, depth=0), positions
-
-
-def _plain(node: Any, loc: Loc, positions: Positions, *, file: str, depth: int) -> Any:
-    if depth > _MAX_DEPTH:
-        line, col = positions.get(loc, (1, 1))
-        raise ManifestError(f"{file}:{line}:{col}: nested deeper than {_MAX_DEPTH} levels")
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key, value in node.items():
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                line, col = positions.get(loc, (1, 1))
-                raise ManifestError(f"{file}:{line}:{col}: keys must be plain words")
-            k = str(key)
-            line, col = node.lc.key(key)
-            positions[(*loc, k)] = (line + 1, col + 1)
-            if not isinstance(value, CommentedMap | CommentedSeq):
-                line, col = node.lc.value(key)
-                positions[(*loc, k, VALUE)] = (line + 1, col + 1)
-            out[k] = _plain(value, (*loc, k), positions, file=file, depth=depth + 1)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, value in enumerate(node):
-            line, col = node.lc.item(i)
-            positions[(*loc, i)] = (line + 1, col + 1)
-            items.append(_plain(value, (*loc, i), positions, file=file, depth=depth + 1))
-        return items
-    if isinstance(node, str):
-        return str(node)  # ruamel's scalar string subclasses carry style, not meaning
-    if node is None or isinstance(node, bool):
-        return node
-    if isinstance(node, int):
-        return int(node)  # ruamel's ScalarInt and friends become plain numbers
-    if isinstance(node, float):
-        return float(node)
-    return str(node)  # timestamps and the like: text, and the schema says if that is wrong
 
 
 def interpolate(
@@ -167,14 +113,24 @@ def load_manifest(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
     Raises:
         ManifestError: the file is missing, not YAML, or not a valid manifest.
     """
+    return read_manifest(path, env=env)[0]
+
+
+def read_manifest(
+    path: str | Path, *, env: Mapping[str, str] | None = None
+) -> tuple[BaseModel, Origin]:
+    """Like ``load_manifest``, also returning where each part of it is written.
+
+    The ``Origin`` lets later checks (a filter naming a tool its source does not
+    offer) point at ``file:line:col`` too.
+
+    Raises:
+        ManifestError: the file is missing, not a regular file, too large, not
+            YAML, or not a valid manifest.
+    """
     path = Path(path)
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{file}: cannot read it: {exc}") from None
+    text = read_manifest_text(path, file=file)
     data, positions = load_yaml(text, file=file)
     if not isinstance(data, dict):
         raise ManifestError(
@@ -187,7 +143,8 @@ def load_manifest(path: str | Path, *, env: Mapping[str, str] | None = None) -> 
         line, col = positions.get(("kind", VALUE)) or positions.get(("kind",), (1, 1))
         known = ", ".join(sorted(KINDS))
         raise ManifestError(f"{file}:{line}:{col}: kind must be one of {known}; got {kind!r}")
-    return validate_document(data, positions, model, file=file, base_dir=path.parent.resolve())
+    manifest = validate_document(data, positions, model, file=file, base_dir=path.parent.resolve())
+    return manifest, Origin(file, positions)
 
 
 def _describe(

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ._duration import Duration
+from ._size import Size
 
 __all__ = [
     "API_VERSION",
@@ -175,7 +176,20 @@ class McpServerConfig(_Strict):
 
     command: list[str] | None = Field(default=None, min_length=1)
     args: list[str] = []
-    env: dict[str, str] = {}
+    env: dict[str, str] = Field(
+        default={},
+        description="variables for a stdio server, on top of a safe few of brainjar's own "
+        "(PATH, HOME, USER, LOGNAME, SHELL, TERM)",
+    )
+    env_passthrough: list[str] = Field(
+        default=[],
+        description="names of brainjar's environment variables to pass to a stdio server "
+        "as well, e.g. [GITHUB_TOKEN]",
+    )
+    inherit_env: bool = Field(
+        default=False,
+        description="pass brainjar's whole environment to a stdio server, secrets included",
+    )
     cwd: Path | None = None
     url: str | None = Field(default=None, pattern=r"^https?://")
     headers: dict[str, str] = {}
@@ -199,6 +213,11 @@ class McpServerConfig(_Strict):
             raise ValueError(f"transport {self.transport} needs a url, not a command")
         if self.url is not None and self.transport == "stdio":
             raise ValueError("transport stdio needs a command, not a url")
+        if self.url is not None and (self.env_passthrough or self.inherit_env):
+            raise ValueError(
+                "env_passthrough and inherit_env set a stdio server's environment; "
+                "remove them from an entry with a url"
+            )
         return self
 
 
@@ -269,6 +288,13 @@ class HttpEndpointConfig(_Strict):
     max_concurrency: int = Field(default=8, ge=1)
     max_queue: int = Field(default=64, ge=0)
     request_timeout: Duration = 300.0
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "web origins whose pages may call this endpoint from a browser, besides "
+            "loopback ones, e.g. [https://chat.example.com]; '*' allows any"
+        ),
+    )
 
 
 class OpenAIEndpoint(_Strict):
@@ -338,6 +364,12 @@ class LoopConfig(_Strict):
 
     max_steps: int = Field(default=8, ge=1, le=1000)
     tool_timeout: Duration = 30.0
+    max_result: Size = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="bytes of a tool's result the model is shown; the rest is cut with a "
+        "marker saying so, e.g. 512KiB or 1MiB",
+    )
     parallel_tool_calls: bool = True
     tool_choice: str = Field(
         default="auto",

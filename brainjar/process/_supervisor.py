@@ -39,8 +39,9 @@ ProcessState = Literal["starting", "ready", "restarting", "failed", "stopped"]
 # How often the readiness probe asks, and how long one probe request may take.
 PROBE_INTERVAL = 0.1
 PROBE_REQUEST_TIMEOUT = 2.0
-# How often a running process is checked for its exit.
-EXIT_POLL_INTERVAL = 0.5
+# How often a running process is checked for its exit; short, because until the
+# supervisor notices, the process is still reported ready.
+EXIT_POLL_INTERVAL = 0.1
 # How many lines of output log_tail() keeps.
 LOG_TAIL_LINES = 40
 
@@ -101,16 +102,22 @@ class SupervisedProcess:
         spec: what it runs.
         port: the port it was given (kept across restarts).
         url: ``http://127.0.0.1:{port}``.
-        state: starting, ready, restarting, failed (gave up) or stopped.
+        state: starting, ready, restarting, failed (gave up) or stopped; each
+            change wakes :meth:`wait_changed`.
+        version: goes up with every change of ``state``.
         restarts: how many times it was started again.
         failure: why the supervisor gave up, once ``state`` is failed.
+        last_exit: the exit code of the last run that exited after it was ready;
+            None before one did.
     """
 
     def __init__(self, spec: ProcessSpec, *, port: int, log: Callable[[str], None]) -> None:
         self.spec = spec
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.state: ProcessState = "starting"
+        self._state: ProcessState = "starting"
+        self._changed: anyio.Event | None = None
+        self.version = 0
         self.restarts = 0
         self.failure: ProcessError | None = None
         self._log = log
@@ -118,9 +125,58 @@ class SupervisedProcess:
         self._process: Process | None = None
         self._restart_times: deque[float] = deque()
         self._last_code: int | None = None
+        self._last_exit: int | None = None
         self._command = [a.replace("{port}", str(port)) for a in spec.command]
         extra = {k: v.replace("{port}", str(port)) for k, v in spec.env.items()}
         self._env = {**os.environ, **extra}
+
+    @property
+    def state(self) -> ProcessState:
+        """starting, ready, restarting, failed (gave up) or stopped."""
+        return self._state
+
+    @state.setter
+    def state(self, value: ProcessState) -> None:
+        if value == self._state:
+            return
+        self._state = value
+        self.version += 1
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
+
+    @property
+    def last_exit(self) -> int | None:
+        """The exit code of the last run that exited after it was ready, or None."""
+        return self._last_exit
+
+    async def wait_changed(self, seen: int) -> int:
+        """Waits until ``version`` differs from ``seen``; returns the new version.
+
+        Callers bound the wait themselves (``anyio.fail_after``).
+        """
+        while self.version == seen:
+            if self._changed is None:
+                self._changed = anyio.Event()
+            await self._changed.wait()
+        return self.version
+
+    async def wait_ready(self) -> None:
+        """Waits until the process is ready (at once if it is).
+
+        Callers bound the wait themselves (``anyio.fail_after``).
+
+        Raises:
+            ProcessError: the supervisor gave up on it, or it stopped for good.
+        """
+        while self.state != "ready":
+            if self.state in ("failed", "stopped"):
+                raise self.failure or ProcessError(
+                    f"the {self.spec.name} process ({shlex.join(self._command)}) has stopped "
+                    f"(exit code {self._last_exit}) and its restart policy "
+                    f"{self.spec.restart!r} does not start it again; start brainjar again"
+                )
+            await self.wait_changed(self.version)
 
     @property
     def pid(self) -> int | None:
@@ -222,7 +278,7 @@ class SupervisedProcess:
                     while process.returncode is None:
                         with anyio.move_on_after(EXIT_POLL_INTERVAL):
                             await process.wait()
-                    self._last_code = process.returncode
+                    self._last_code = self._last_exit = process.returncode
                     self._say(f"exited with code {self._last_code}")
         except OSError as exc:
             error = ProcessError(

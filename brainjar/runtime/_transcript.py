@@ -31,7 +31,9 @@ class Transcript:
         """Appends one record with a timestamp; a closed transcript ignores it."""
         if self._file is None:
             return
-        line = json.dumps({"ts": round(time.time(), 3), **record}, ensure_ascii=False, default=str)
+        # ASCII escapes, so text a client sent that UTF-8 cannot hold (a lone
+        # surrogate such as "\ud800") is kept as written and never fails the write.
+        line = json.dumps({"ts": round(time.time(), 3), **record}, ensure_ascii=True, default=str)
         self._file.write(line + "\n")
         self._file.flush()
 

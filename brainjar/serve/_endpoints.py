@@ -63,20 +63,45 @@ async def serve_endpoints(
     jar: Jar,
     *,
     entries: Sequence[EndpointEntry] | None = None,
+    grace: float | None = None,
     on_ready: Callable[[str, str], None] = lambda kind, url: None,
     request_log: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Serves every endpoint of the jar until cancelled.
 
+    Cancelled, the HTTP endpoints drain: ``/readyz`` and new conversations get
+    503 while the conversations in flight finish, within ``grace``.
+
     Args:
         jar: an open jar.
         entries: the endpoints to serve; default: the manifest's.
+        grace: seconds conversations in flight may take to finish once cancelled;
+            default: the HTTP endpoints' ``STOP_GRACE``.
         on_ready: called with (kind, url) as each endpoint starts listening.
         request_log: receives one record per HTTP request.
+
+    Raises:
+        TransportError: an endpoint could not listen, or stopped by itself.
     """
+    from brainjar.endpoints import HttpEndpoint
+
     chosen = jar.manifest.spec.endpoints if entries is None else entries
     built = [build_endpoint(e, request_log=request_log) for e in chosen]
-    async with anyio.create_task_group() as tg:
-        for kind, endpoint in built:
-            url = await tg.start(endpoint.serve, jar)
-            on_ready(kind, str(url))
+    for _, endpoint in built:
+        if grace is not None and isinstance(endpoint, HttpEndpoint):
+            endpoint.grace = grace
+    try:
+        async with anyio.create_task_group() as tg:
+            for kind, endpoint in built:
+                url = await tg.start(endpoint.serve, jar)
+                on_ready(kind, str(url))
+    except BaseExceptionGroup as group:
+        raise _single(group) from None
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error in a task group's group (an endpoint that failed), or the group."""
+    found: BaseException = group
+    while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+        found = found.exceptions[0]
+    return found

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import anyio
-import uvicorn
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 from anyio.from_thread import start_blocking_portal
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from brainjar.http._listen import QuietUvicorn, listen
+from brainjar.http import serve_asgi
 
 from ._script import (
     Fail,
@@ -41,12 +41,12 @@ from ._wire import (
 
 __all__ = ["ScriptedModelServer"]
 
-# How long the server may take to start listening and to stop.
+# How long the server may take to start listening.
 STARTUP_TIMEOUT = 10.0
-SHUTDOWN_TIMEOUT = 10.0
 # How long answers still in flight may run on when the server stops.
-GRACEFUL_SHUTDOWN = 2
-# The listening socket's queue: room for a benchmark's burst of connections.
+GRACEFUL_SHUTDOWN = 2.0
+# Connections open at once: room for a benchmark's burst of connections.
+MAX_CONNECTIONS = 4096
 OLLAMA_VERSION = "0.12.0"
 
 
@@ -90,10 +90,7 @@ class ScriptedModelServer:
         self.port = port
         self.model_name = model_name
         self.requests: list[ScriptedRequest] = []
-        self._uvicorn: QuietUvicorn | None = None
         self._task_group: TaskGroup | None = None
-        self._stopped: anyio.Event | None = None
-        self._sock: socket.socket | None = None
 
     @property
     def url(self) -> str:
@@ -106,18 +103,25 @@ class ScriptedModelServer:
         return self.url + "/v1"
 
     async def __aenter__(self) -> Self:
-        sock = listen(self.host, self.port, what="scripted model server")
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        self._stopped = anyio.Event()
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         try:
             with anyio.fail_after(STARTUP_TIMEOUT):
-                await self._task_group.start(self._serve, sock)
+                url = await self._task_group.start(
+                    partial(
+                        serve_asgi,
+                        _app(self),
+                        host=self.host,
+                        port=self.port,
+                        what="the scripted model server",
+                        grace=GRACEFUL_SHUTDOWN,
+                        max_connections=MAX_CONNECTIONS,
+                    )
+                )
         except BaseException as exc:
             await self.__aexit__(type(exc), exc, exc.__traceback__)
             raise
+        self.port = urlsplit(url).port or self.port
         return self
 
     async def __aexit__(
@@ -128,21 +132,9 @@ class ScriptedModelServer:
     ) -> None:
         assert self._task_group is not None, "the server was not started"
         task_group, self._task_group = self._task_group, None
-        with anyio.CancelScope(shield=True):
-            if self._uvicorn is not None and self._stopped is not None:
-                # uvicorn's own shutdown: stop listening, let answers in flight finish.
-                self._uvicorn.should_exit = True
-                with anyio.move_on_after(SHUTDOWN_TIMEOUT):
-                    await self._stopped.wait()
-            if not (self._stopped is not None and self._stopped.is_set()):
-                if self._uvicorn is not None:
-                    self._uvicorn.force_exit = True
-                task_group.cancel_scope.cancel()
-        try:
-            await task_group.__aexit__(exc_type, exc, tb)
-        finally:
-            if self._sock is not None:
-                self._sock.close()
+        # Cancelling is how serve_asgi stops: answers in flight get GRACEFUL_SHUTDOWN.
+        task_group.cancel_scope.cancel()
+        await task_group.__aexit__(exc_type, exc, tb)
 
     @contextlib.contextmanager
     def run_in_thread(self) -> Iterator[ScriptedModelServer]:
@@ -152,22 +144,6 @@ class ScriptedModelServer:
             portal.wrap_async_context_manager(self) as server,
         ):
             yield server
-
-    async def _serve(self, sock: socket.socket, *, task_status: TaskStatus[None]) -> None:
-        config = uvicorn.Config(
-            _app(self),
-            lifespan="off",
-            ws="none",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-        )
-        self._uvicorn = QuietUvicorn(config, on_started=task_status.started)
-        try:
-            await self._uvicorn.serve(sockets=[sock])
-        finally:
-            assert self._stopped is not None
-            self._stopped.set()
 
     async def _chat(self, request: Request, protocol: WireProtocol) -> Response:
         try:

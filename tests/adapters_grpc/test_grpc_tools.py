@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -13,7 +11,6 @@ from typing import Any
 import anyio
 import grpc
 import pytest
-from tls_support import self_signed_pem
 from brainjar.adapters.grpc import (
     Channel,
     GrpcToolSource,
@@ -24,6 +21,7 @@ from brainjar.adapters.grpc import (
     health_check,
     serve_grpc,
 )
+from tls_support import self_signed_pem
 
 from brainjar._errors import TransportError
 from brainjar.tools._tool import Tool, ToolResult

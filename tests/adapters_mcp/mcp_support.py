@@ -8,13 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
+from brainjar.adapters.mcp import McpSource
+
+from brainjar.tools import Tool
 
 HERE = Path(__file__).parent
 TOY_SERVER = HERE / "mcp_toy_server.py"
 NODE_BIN = HERE.parent / "node_modules" / ".bin"
 # How long a test waits for a server process to stop after SIGTERM.
 STOP_WAIT = 10.0
+# How long a test waits for a server process to listen, and how often it looks.
+LISTEN_LIMIT = 30.0
+LISTEN_POLL = 0.05
 
 
 def node_bin(name: str) -> str:
@@ -47,3 +54,26 @@ def start_toy(*args: str) -> subprocess.Popen[bytes]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
     )
+
+
+def tool_named(source: McpSource, name: str) -> Tool:
+    """The tool of that name the source offers now."""
+    found = {t.name: t for t in source.tools()}
+    assert name in found, f"{name} not in {sorted(found)}"
+    return found[name]
+
+
+async def wait_listening(port: int, *, limit: float = LISTEN_LIMIT) -> None:
+    """Waits until something accepts connections on 127.0.0.1:``port``.
+
+    Polls: the server is another process, with nothing to wait on but its port.
+    """
+    with anyio.fail_after(limit):
+        while True:
+            try:
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+            except OSError:
+                await anyio.sleep(LISTEN_POLL)
+                continue
+            await stream.aclose()
+            return

@@ -29,6 +29,12 @@ def pid() -> int:
 
 
 @server.tool()
+def getenv(name: str) -> str:
+    """The value of an environment variable of this server, or <unset>."""
+    return os.environ.get(name, "<unset>")
+
+
+@server.tool()
 def bump() -> int:
     """Adds one to a counter that lives as long as this process, and returns it."""
     global _count

@@ -15,18 +15,17 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from brainjar.tools import StaticSource
-from brainjar.adapters.mcp import McpSource, serve_http, serve_tools_http
-from brainjar.serve import gateway_for_jar
+from brainjar.adapters.mcp import McpServer, McpSource, serve_http, serve_tools_http
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_support import NODE_BIN, TOY_SERVER, node_bin
 
 from brainjar.jar._jar import Jar
-from brainjar.adapters.mcp import McpServer
-from brainjar.tools._tool import Tool, ToolResult
+from brainjar.serve import gateway_for_jar
 from brainjar.testing import ScriptedModelServer, call, reply
+from brainjar.tools import StaticSource
+from brainjar.tools._tool import Tool, ToolResult
 
 TEST_LIMIT = 60.0
 POLL_INTERVAL = 0.02

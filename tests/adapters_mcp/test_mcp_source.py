@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import anyio
 import pytest
-from brainjar.adapters.mcp import McpSource
+from brainjar.adapters.mcp import McpServer, McpSource
+from brainjar.adapters.mcp._client import ENTER_MARGIN
+from brainjar.adapters.mcp._transport import display_url, redact
 from mcp_support import TOY_SERVER, free_port, node_bin, pypi_bin, start_toy
 
 from brainjar import ToolError
-from brainjar.adapters.mcp import McpServer
+from brainjar.tools import ToolSet
 from brainjar.tools._tool import Tool
 
 # Limits on what each test waits for.
@@ -181,3 +184,44 @@ async def test_server_that_hangs_on_tools_list_is_reported(
     messages = [r.getMessage() for r in caplog.records]
     assert any("did not answer initialize and tools/list within 1s" in m for m in messages)
     assert any("not up yet" in m for m in messages)
+
+
+async def test_hanging_servers_open_together() -> None:
+    # Each source gives up on its first connection after timeout + ENTER_MARGIN;
+    # three opened one after another would take three times that.
+    timeout = 2.0
+    one = timeout + ENTER_MARGIN
+    sources = [McpSource(_toy("--hang-list", timeout=timeout)) for _ in range(3)]
+    with anyio.CancelScope() as opening:
+        opening.deadline = anyio.current_time() + 2 * one  # less than 3 * one, more than one
+        async with ToolSet(sources) as toolset:
+            opening.deadline = math.inf  # it opened in time; closing is not part of the limit
+            assert toolset.tools() == []
+    assert not opening.cancelled_caught, "the three sources did not open together"
+
+
+async def test_url_secrets_stay_out_of_names_and_warnings(
+    toy_http: list, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="brainjar.mcp")
+    port = free_port()
+    url = f"http://jar:s3cret-pass@127.0.0.1:{port}/mcp?token=s3cret-token"
+    with anyio.fail_after(TEST_LIMIT):
+        async with McpSource(McpServer(url=url, timeout=1)) as source:
+            assert source.name == f"mcp:127.0.0.1:{port}"
+            toy_http.append(start_toy("--http", str(port)))  # not up at first: warnings
+            assert await source.wait_connected(limit=CONNECT_LIMIT)
+            assert {t.source for t in source.tools()} == {f"mcp:127.0.0.1:{port}"}
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("cannot connect" in m for m in messages)
+    assert not [m for m in messages if "s3cret" in m or "jar:" in m]
+
+
+def test_redact_removes_user_info_and_query() -> None:
+    url = "https://jar:s3cret@example.com:8443/mcp?token=abc123"
+    text = f"Client error '401 Unauthorized' for url '{url}'"
+    assert redact(text, url) == (
+        "Client error '401 Unauthorized' for url 'https://***@example.com:8443/mcp?***'"
+    )
+    assert display_url(url) == "example.com:8443"
+    assert display_url("http://[::1]:9/mcp") == "[::1]:9"

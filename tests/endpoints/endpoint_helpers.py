@@ -13,12 +13,11 @@ import anyio
 from anyio.abc import TaskStatus
 
 from brainjar import Tool, ToolResult
+from brainjar.endpoints import HttpEndpoint, HttpSettings, ollama_endpoint, openai_endpoint
 from brainjar.jar._jar import Jar
-from brainjar.endpoints import HttpSettings
-from brainjar.tools._toolset import StaticSource
-from brainjar.endpoints import HttpEndpoint, ollama_endpoint, openai_endpoint
 from brainjar.protocols import ToolSource
 from brainjar.testing import ScriptedModel, ScriptedModelServer, Step, call, reply
+from brainjar.tools._toolset import StaticSource
 
 # One tool call, then the answer: what every client below should see the jar do.
 ADD_THEN_ANSWER: list[Step] = [call("add", {"a": 2, "b": 3}), reply("The sum is 5.")]
@@ -32,7 +31,7 @@ spec:
   model: {{backend: openai, endpoint: "{endpoint}", name: scripted, system: be brief}}
   tools:
     - langchain: endpoint_tools:add
-  loop: {{transcripts: false}}
+  loop: {{transcripts: {transcripts}}}
 """
 
 
@@ -71,12 +70,17 @@ async def served(
     sources: Sequence[ToolSource] = (),
     max_body: int | None = None,
     log: Any = None,
+    transcripts: Path | None = None,
     **http: Any,
 ) -> AsyncIterator[Served]:
-    """Runs the scripted model, a jar over it, and the jar's ``kind`` endpoint."""
+    """Runs the scripted model, a jar over it, and the jar's ``kind`` endpoint.
+
+    ``transcripts``: a folder for the jar's transcripts; default: none are kept.
+    """
     async with ScriptedModelServer(ScriptedModel(script, repeat=repeat)) as model:
         path = tmp_path / "jar.yaml"
-        path.write_text(MANIFEST.format(endpoint=model.openai_base_url))
+        kept = "false" if transcripts is None else f'"{transcripts}"'
+        path.write_text(MANIFEST.format(endpoint=model.openai_base_url, transcripts=kept))
         config = HttpSettings(port=0, **http)
         factory = openai_endpoint if kind == "openai" else ollama_endpoint
         extra: dict[str, Any] = {"log": log}

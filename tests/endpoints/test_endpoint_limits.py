@@ -15,12 +15,12 @@ from endpoint_helpers import ANSWER, Gate, served
 
 import brainjar.endpoints._server as server_module
 from brainjar import TransportError
-from brainjar.endpoints import HttpSettings
-from brainjar.endpoints import openai_endpoint
+from brainjar.endpoints import HttpSettings, openai_endpoint
 from brainjar.testing import call, fail, reply
 
 CHAT = {"model": "adder", "messages": [{"role": "user", "content": "2 + 3?"}]}
 SLOW = [call("slow"), reply("done")]
+JSON = {"content-type": "application/json"}
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ async def test_malformed_bodies_get_a_4xx_in_the_apis_error_layout(
     tmp_path: Path, kind: str, path: str, body: bytes, status: int, says: str
 ) -> None:
     async with served(tmp_path, kind=kind) as jar, httpx.AsyncClient() as http:
-        response = await http.post(jar.root + path, content=body)
+        response = await http.post(jar.root + path, content=body, headers=JSON)
     assert response.status_code == status
     error = response.json()["error"]
     message = error["message"] if kind == "openai" else error
@@ -73,7 +73,7 @@ async def test_oversized_bodies_are_413_whether_announced_or_chunked(tmp_path: P
 
     async with served(tmp_path, max_body=2048) as jar, httpx.AsyncClient() as http:
         announced = await http.post(jar.url + "/chat/completions", json=big)
-        streamed = await http.post(jar.url + "/chat/completions", content=chunked())
+        streamed = await http.post(jar.url + "/chat/completions", content=chunked(), headers=JSON)
         small = await http.post(jar.url + "/chat/completions", json=CHAT)
     assert announced.status_code == streamed.status_code == 413
     assert announced.json()["error"]["code"] == "request_too_large"

@@ -14,9 +14,8 @@ import ollama
 import openai
 import pytest
 
+from brainjar.endpoints import HttpSettings, ollama_endpoint, openai_endpoint
 from brainjar.jar._jar import Jar
-from brainjar.endpoints import HttpSettings
-from brainjar.endpoints import ollama_endpoint, openai_endpoint
 
 HELLO = Path(__file__).resolve().parents[2] / "manifests" / "hello.yaml"
 # llama.cpp start-up with the 98 MB model, then a few model steps on small CPUs.

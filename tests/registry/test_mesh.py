@@ -8,10 +8,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-from brainjar.registry import DiscoverSource
+from brainjar.registry import DiscoverSettings, DiscoverSource
 from mesh_support import eventually, tool_service, write_service
-
-from brainjar.registry import DiscoverSettings
 
 LOOPBACK = ["127.0.0.1"]
 
