@@ -18,7 +18,7 @@ from brainjar.adapters.grpc import tool_service_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from brainjar._errors import TransportError
-from brainjar.tools import ChangeSignal, Tool, ToolResult
+from brainjar.tools import ChangeSignal, Signalled, Tool, ToolResult
 
 from ._wire import SERVICE_NAME, bearer, proof, stub
 
@@ -113,7 +113,7 @@ async def health_check(channel: grpc.aio.Channel) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-class GrpcToolSource:
+class GrpcToolSource(Signalled):
     """The tools of one ``brainjar.v1.ToolService``, kept current through ``WatchTools``.
 
     Args:
@@ -136,13 +136,6 @@ class GrpcToolSource:
 
     def tools(self) -> Sequence[Tool]:
         return self._tools
-
-    @property
-    def version(self) -> int:
-        return self._changes.version
-
-    async def wait_changed(self, seen: int) -> int:
-        return await self._changes.wait(seen)
 
     async def __aenter__(self) -> Self:
         self._grpc = self.channel.open()

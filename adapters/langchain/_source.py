@@ -21,14 +21,14 @@ from langchain_core.tools import Tool as SimpleTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from brainjar._errors import ManifestError, ToolError
-from brainjar.tools import ChangeSignal, Tool, ToolResult
+from brainjar.tools import ChangeSignal, Signalled, Tool, ToolResult
 
 from ._threads import TOOL_THREADS, ToolThreads
 
 __all__ = ["LangChainSource", "load_langchain_tools", "runs_sync", "to_brainjar_tool"]
 
 
-class LangChainSource:
+class LangChainSource(Signalled):
     """The tools one manifest entry names; they run in this process.
 
     Args:
@@ -60,13 +60,6 @@ class LangChainSource:
 
     def tools(self) -> Sequence[Tool]:
         return self._tools
-
-    @property
-    def version(self) -> int:
-        return self._changes.version
-
-    async def wait_changed(self, seen: int) -> int:
-        return await self._changes.wait(seen)
 
     async def __aenter__(self) -> Self:
         # A tools module next to the manifest imports as a module of that name,

@@ -33,7 +33,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
 from brainjar._errors import ToolError
-from brainjar.tools import ChangeSignal, Tool, ToolResult
+from brainjar.tools import ChangeSignal, Signalled, Tool, ToolResult
 
 from ._content import to_tool_result
 from ._streams import WatchedReadStream
@@ -107,7 +107,7 @@ class McpServer:
             raise ValueError("an MCP server needs either a command or a url, not both")
 
 
-class McpSource:
+class McpSource(Signalled):
     """The tools of one MCP server (stdio, streamable HTTP or SSE).
 
     Entering waits for the first connection up to ``config.timeout``; a server
@@ -143,13 +143,6 @@ class McpSource:
 
     def tools(self) -> Sequence[Tool]:
         return self._tools
-
-    @property
-    def version(self) -> int:
-        return self._changes.version
-
-    async def wait_changed(self, seen: int) -> int:
-        return await self._changes.wait(seen)
 
     async def __aenter__(self) -> Self:
         task_group = anyio.create_task_group()

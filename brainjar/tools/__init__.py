@@ -29,7 +29,7 @@ from ._policies import (
     truncate,
     validated,
 )
-from ._signal import ChangeSignal, wait_any_changed
+from ._signal import ChangeSignal, Signalled, wait_any_changed
 from ._tool import Tool, ToolCallable, ToolResult, ToolSpec
 from ._toolset import (
     Filtered,
@@ -47,6 +47,7 @@ __all__ = [
     "ChangeSignal",
     "Filtered",
     "Prefixed",
+    "Signalled",
     "StaticSource",
     "Tool",
     "ToolCallable",

@@ -14,7 +14,7 @@ import anyio
 if TYPE_CHECKING:
     from brainjar.protocols import ToolSource
 
-__all__ = ["ChangeSignal", "wait_any_changed"]
+__all__ = ["ChangeSignal", "Signalled", "wait_any_changed"]
 
 
 class ChangeSignal:
@@ -38,6 +38,23 @@ class ChangeSignal:
                 self._event = anyio.Event()
             await self._event.wait()
         return self.version
+
+
+class Signalled:
+    """For a source whose own ``_changes`` signal says when its tools change.
+
+    Gives the ``version`` and ``wait_changed`` of the ``ToolSource`` protocol;
+    the source sets ``self._changes = ChangeSignal()`` and bumps it.
+    """
+
+    _changes: ChangeSignal
+
+    @property
+    def version(self) -> int:
+        return self._changes.version
+
+    async def wait_changed(self, seen: int) -> int:
+        return await self._changes.wait(seen)
 
 
 async def wait_any_changed(sources: Iterable[ToolSource], seen: int, *, own: ChangeSignal) -> int:

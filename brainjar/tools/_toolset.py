@@ -18,7 +18,7 @@ import anyio
 
 from brainjar.protocols import ToolSource
 
-from ._signal import ChangeSignal, wait_any_changed
+from ._signal import ChangeSignal, Signalled, wait_any_changed
 from ._tool import Tool
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
 log = logging.getLogger("brainjar.tools")
 
 
-class StaticSource:
+class StaticSource(Signalled):
     """A list of tools made in Python (e.g. with ``brainjar.tool``); ``set`` replaces it."""
 
     def __init__(self, tools: Sequence[Tool], *, name: str = "python") -> None:
@@ -54,13 +54,6 @@ class StaticSource:
         """Offers ``tools`` from now on; whoever serves them is told."""
         self._tools = list(tools)
         self._changes.bump()
-
-    @property
-    def version(self) -> int:
-        return self._changes.version
-
-    async def wait_changed(self, seen: int) -> int:
-        return await self._changes.wait(seen)
 
     async def __aenter__(self) -> Self:
         return self
