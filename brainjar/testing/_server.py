@@ -11,7 +11,6 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.from_thread import start_blocking_portal
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -90,7 +89,7 @@ class ScriptedModelServer:
         self.port = port
         self.model_name = model_name
         self.requests: list[ScriptedRequest] = []
-        self._task_group: TaskGroup | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
 
     @property
     def url(self) -> str:
@@ -103,11 +102,28 @@ class ScriptedModelServer:
         return self.url + "/v1"
 
     async def __aenter__(self) -> Self:
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        try:
+        if self._stack is not None:
+            raise RuntimeError("the scripted model server is already running")
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(self._serving())
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._stack is not None, "the server was not started"
+        stack, self._stack = self._stack, None
+        await stack.__aexit__(exc_type, exc, tb)
+
+    @contextlib.asynccontextmanager
+    async def _serving(self) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tg:
             with anyio.fail_after(STARTUP_TIMEOUT):
-                url = await self._task_group.start(
+                url = await tg.start(
                     partial(
                         serve_asgi,
                         _app(self),
@@ -118,23 +134,12 @@ class ScriptedModelServer:
                         max_connections=MAX_CONNECTIONS,
                     )
                 )
-        except BaseException as exc:
-            await self.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
-        self.port = urlsplit(url).port or self.port
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._task_group is not None, "the server was not started"
-        task_group, self._task_group = self._task_group, None
-        # Cancelling is how serve_asgi stops: answers in flight get GRACEFUL_SHUTDOWN.
-        task_group.cancel_scope.cancel()
-        await task_group.__aexit__(exc_type, exc, tb)
+            self.port = urlsplit(url).port or self.port
+            try:
+                yield
+            finally:
+                # Cancelling is how serve_asgi stops: answers in flight get GRACEFUL_SHUTDOWN.
+                tg.cancel_scope.cancel()
 
     @contextlib.contextmanager
     def run_in_thread(self) -> Iterator[ScriptedModelServer]:
