@@ -13,9 +13,17 @@ what went wrong, where, and what to do next. The tree::
      ├─ TransportError     an endpoint or a remote tool transport failed
      ├─ DiscoveryError     mDNS/DNS-SD announce or browse failed, or a peer was refused
      └─ ProcessError       a supervised process did not start, got ready or stay up
+
+Messages are redacted as they are made (``brainjar._redact``): a value read from
+the environment by a manifest, a URL's password, the value after ``--api-key`` and
+the like never reach a message. ``ModelError`` and ``ProcessError`` keep a
+process's last log lines apart from what failed: ``summary`` is the message
+without them, for clients over the network; ``str()`` has both, for the terminal.
 """
 
 from __future__ import annotations
+
+from ._redact import redact
 
 __all__ = [
     "BadArguments",
@@ -32,7 +40,10 @@ __all__ = [
 
 
 class BrainjarError(Exception):
-    """The base of every error brainjar raises on purpose."""
+    """The base of every error brainjar raises on purpose; its message is redacted."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ManifestError(BrainjarError):
@@ -43,12 +54,38 @@ class ManifestError(BrainjarError):
     """
 
     def __init__(self, problems: list[str] | str) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        problems = [problems] if isinstance(problems, str) else list(problems)
+        self.problems = [redact(p) for p in problems]
         super().__init__("\n".join(self.problems))
 
 
-class ModelError(BrainjarError):
-    """The model server refused a request, failed, or could not be reached."""
+class _WithLog(BrainjarError):
+    """An error that may carry the last lines a process wrote.
+
+    Attributes:
+        summary: what failed, without the log: what a client over the network is told.
+        log_tail: the last lines the process wrote, redacted.
+    """
+
+    def __init__(self, message: str, *, log_tail: list[str] | None = None) -> None:
+        self.summary = redact(message)
+        self.log_tail = [redact(line) for line in log_tail or []]
+        if self.log_tail:
+            message = (
+                self.summary
+                + "\nlast lines of its log:\n"
+                + "\n".join("  | " + line for line in self.log_tail)
+            )
+        super().__init__(message)
+
+
+class ModelError(_WithLog):
+    """The model server refused a request, failed, or could not be reached.
+
+    Attributes:
+        summary: the message without the model process's log, for HTTP clients.
+        log_tail: the model process's last lines, where they tell why (else empty).
+    """
 
 
 class ToolError(BrainjarError):
@@ -97,19 +134,11 @@ class DiscoveryError(BrainjarError):
     """Announcing or browsing failed, or a discovered peer was refused."""
 
 
-class ProcessError(BrainjarError):
+class ProcessError(_WithLog):
     """A supervised process did not start, become ready, or stay up.
 
     Attributes:
-        log_tail: the last lines the process wrote, for the message and for callers.
+        summary: the message without the log, for HTTP clients.
+        log_tail: the last lines the process wrote (redacted), for the message and
+            for callers.
     """
-
-    def __init__(self, message: str, *, log_tail: list[str] | None = None) -> None:
-        self.log_tail = list(log_tail or [])
-        if self.log_tail:
-            message = (
-                message
-                + "\nlast lines of its log:\n"
-                + "\n".join("  | " + line for line in self.log_tail)
-            )
-        super().__init__(message)

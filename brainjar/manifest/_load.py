@@ -4,6 +4,12 @@ Every problem is reported as ``file:line:col: what is wrong; what to write``,
 and nothing a user writes ends in a traceback: whatever the YAML parser or the
 schema refuses becomes a ``ManifestError``. Files, YAML and its aliases are
 bounded in ``_yaml``.
+
+Every value read from the environment is registered as a secret
+(``brainjar._redact``), so no message, log, transcript or HTTP body shows it; and
+a rejected value of a field that may hold one (``endpoint``, ``url``, ``port``,
+``headers``, ``env``, ``api_key``, anything named like a key, token or password)
+is not echoed: the message says what is wrong and where, not what was written.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from brainjar._errors import ManifestError
+from brainjar._redact import register_secret
 
 from ._models import API_VERSION, JarManifest
 from ._toolservice import ToolServiceManifest
@@ -51,6 +58,10 @@ _HINTS = {
     "apiVersion": f"write apiVersion: {API_VERSION}",
     "port": "e.g. 8080",
 }
+# Fields whose rejected value is not quoted back: they may hold an address with a
+# password, a token, or a value from the environment.
+_QUIET = {"endpoint", "url", "port", "headers", "env", "api_key", "static"}
+_QUIET_WORDS = re.compile(r"key|token|passw|secret|auth|credential", re.IGNORECASE)
 
 
 def interpolate(
@@ -77,6 +88,7 @@ def interpolate(
                 return "$"
             name, default = match.group(1), match.group(2)
             if name in environ:
+                register_secret(environ[name])
                 return environ[name]
             if default is not None:
                 return default
@@ -172,8 +184,9 @@ def _describe(
         msg = err["msg"].removeprefix("Value error, ")
         msg = msg[:1].lower() + msg[1:]
         text = f"{_dotted(loc) or 'the document'}: {msg}"
+        quiet = any(str(p) in _QUIET or _QUIET_WORDS.search(str(p)) for p in loc)
         if kind not in ("value_error", "tool_kind", "endpoint_kind") and "input" in err:
-            text += f" (got {_short(err['input'])})"
+            text += "" if quiet else f" (got {_short(err['input'])})"
         hint = _HINTS.get(str(loc[-1])) if loc else None
         if hint and hint not in text:
             text += f"; {hint}"

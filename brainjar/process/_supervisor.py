@@ -6,7 +6,8 @@ command, waits until its readiness probe answers, and yields a
 restart policy, with exponential backoff and a crash-loop limit. Leaving it
 stops the command and everything the command started, also on error or
 cancellation. The command runs under ``_reaper.py``, so it dies with brainjar
-even when brainjar is killed with SIGKILL.
+even when brainjar is killed with SIGKILL. Every line of its output and every
+message is redacted (``brainjar._redact``) before it is logged or kept for an error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import httpx
 from anyio.abc import Process, TaskStatus
 
 from brainjar._errors import ProcessError
+from brainjar._redact import redact
 
 from ._process import running
 
@@ -195,11 +197,14 @@ class SupervisedProcess:
         return f"<SupervisedProcess {self.spec.name} {self.state} {self.url} pid={self.pid}>"
 
     def _on_line(self, line: str) -> None:
+        # Redacted here, so that neither the log nor an error's tail holds a secret
+        # the command printed (its own --api-key, a ${VAR} of the manifest).
+        line = redact(line)
         self._tail.append(line)
         self._log(f"[{self.spec.name}] {line}")
 
     def _say(self, message: str) -> None:
-        self._log(f"[{self.spec.name}] brainjar: {message}")
+        self._log(f"[{self.spec.name}] brainjar: {redact(message)}")
 
     async def _run(self, *, task_status: TaskStatus[None]) -> None:
         """Runs the command until cancelled, restarting it by the policy."""

@@ -10,6 +10,8 @@ from typing import IO, Any
 
 import platformdirs
 
+from brainjar._redact import redact
+
 __all__ = ["Transcript", "default_transcript_dir"]
 
 
@@ -34,7 +36,7 @@ class Transcript:
         # ASCII escapes, so text a client sent that UTF-8 cannot hold (a lone
         # surrogate such as "\ud800") is kept as written and never fails the write.
         line = json.dumps({"ts": round(time.time(), 3), **record}, ensure_ascii=True, default=str)
-        self._file.write(line + "\n")
+        self._file.write(redact(line) + "\n")  # no secret of the manifest or a command
         self._file.flush()
 
     def close(self) -> None:
