@@ -12,7 +12,7 @@ import importlib
 import inspect
 import sys
 from collections.abc import Mapping, Sequence
-from functools import partial
+from functools import partial, wraps
 from types import TracebackType
 from typing import Any, Self
 
@@ -163,6 +163,8 @@ def to_brainjar_tool(tool: BaseTool, *, source: str, threads: ToolThreads | None
     parameters = function.get("parameters") or {"type": "object", "properties": {}}
     pool = threads if threads is not None else ToolThreads(source)
     sync = runs_sync(tool)
+    if not sync:
+        tool = _exits_contained(tool)
 
     async def call(arguments: dict[str, Any]) -> ToolResult:
         try:
@@ -172,6 +174,10 @@ def to_brainjar_tool(tool: BaseTool, *, source: str, threads: ToolThreads | None
                 result = await tool.ainvoke(arguments)
         except ToolError:
             raise
+        except _ToolExit as exc:
+            raise ToolError(
+                f"{tool.name} tried to end the process ({exc}); the jar kept running"
+            ) from None
         except (SystemExit, KeyboardInterrupt) as exc:
             raise ToolError(
                 f"{tool.name} tried to end the process ({type(exc).__name__}: {exc}); "
@@ -190,6 +196,31 @@ def to_brainjar_tool(tool: BaseTool, *, source: str, threads: ToolThreads | None
         call=call,
         source=source,
     )
+
+
+class _ToolExit(Exception):
+    """An async tool raised ``SystemExit`` or ``KeyboardInterrupt``, as an ordinary error."""
+
+
+def _exits_contained(tool: BaseTool) -> BaseTool:
+    """A copy of an async tool whose ``_arun`` raises ``_ToolExit`` instead of exiting.
+
+    LangChain awaits an async tool's coroutine in a task of its own, and asyncio
+    re-raises ``SystemExit`` and ``KeyboardInterrupt`` from a task out of the event
+    loop: caught only at the ``await``, one ``sys.exit()`` in a tool ends the process.
+    """
+    arun = tool._arun
+
+    @wraps(arun)  # LangChain reads its signature (run_manager)
+    async def contained(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await arun(*args, **kwargs)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise _ToolExit(f"{type(exc).__name__}: {exc}") from None
+
+    copy = tool.model_copy()
+    object.__setattr__(copy, "_arun", contained)  # pydantic would refuse a new attribute
+    return copy
 
 
 def runs_sync(tool: BaseTool) -> bool:
