@@ -1,25 +1,33 @@
 """The live table of tool services, and who is trusted.
 
 Discovery is an address hint, never trust. Every sighting (mDNS, static, file)
-is admitted only after the service itself answers ``Describe``:
+is a row per name *and address*, admitted only after the service itself answers
+``Describe`` on the row's own channel:
 
 - it speaks our protocol version;
 - the name it gives is the name it was announced under (else: spoofed or stale);
 - the name is on ``allow``, when ``allow`` is given;
-- with a ``token``, it proves it knows the token (an HMAC over our nonce)
-  before the token is ever sent to it; without one, it must not need one;
-- no other row already serves that name or that address (duplicates);
+- with a ``token``, it proves it knows the token (an HMAC over our nonce and a
+  fresh session) without the token ever being sent; its tools are then called
+  on that same channel, every request and answer MAC'd in that session;
+  without one, it must not need one;
+- no earlier row already serves that name or that address: a second address
+  claiming a name never replaces or hides the first (with a token: shown as
+  ``duplicate`` and used if the first goes; without: ``refused``, because
+  nothing tells the real one from an impostor but who came first);
 - its labels match the selector (else it is shown, ``unselected``, not used).
 
-A goodbye removes a row at once; a service that stops answering the gRPC
-health check ``health_failures`` times in a row is removed (mDNS) or marked
-unreachable and retried (static and file entries).
+``allow`` without a token is not trust: such rows say ``unproven``. A goodbye
+removes a row at once (a proven one is then asked for again, since anyone can
+send a goodbye). A service that
+stops answering the gRPC health check ``health_failures`` times in a row is
+removed (mDNS) or marked unreachable and retried (static and file entries).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -82,13 +90,17 @@ class Registry:
         self.health_interval = health_interval
         self.health_failures = health_failures
         self._rows: dict[str, Service] = {}
+        self._made = 0
+        # Set by the mDNS browser: asks the network anew for a key whose row was
+        # removed without a goodbye, so that a restart with the same records is seen.
+        self.requery: Callable[[str], None] = lambda key: None
         self._tg: anyio.abc.TaskGroup | None = None
         self._changed = anyio.Event()
         self.version = 0
 
     def services(self) -> list[Service]:
         """Every row now, by name."""
-        return sorted(self._rows.values(), key=lambda s: (s.name, s.sighting.key))
+        return sorted(self._rows.values(), key=lambda s: (s.name, s.sighting.key, s.order))
 
     def usable(self) -> list[Service]:
         """The rows whose tools may be used."""
@@ -124,12 +136,17 @@ class Registry:
                 self._rows.clear()
 
     def seen(self, sighting: Sighting) -> None:
-        """A service was seen (again, perhaps changed); it is admitted anew if it changed."""
-        row = self._rows.get(sighting.key)
+        """A service was seen (again, perhaps changed); it is admitted anew if it changed.
+
+        A sighting at another address than a row of the same key is a row of its
+        own, with its own channel: the first row is neither replaced nor re-pointed.
+        """
+        row = self._rows.get(sighting.ident)
         if row is not None and row.sighting == sighting and row.status != "unreachable":
             return
         if row is None:
-            row = self._rows[sighting.key] = Service(sighting=sighting)
+            self._made += 1
+            row = self._rows[sighting.ident] = Service(sighting=sighting, order=self._made)
             self.touch()
         else:
             row.sighting = sighting
@@ -137,11 +154,24 @@ class Registry:
             self._tg.start_soon(self._admit, row)
 
     def gone(self, key: str, *, why: str = "said goodbye") -> None:
-        """A service left (goodbye, or its line left the file): removed at once."""
-        row = self._rows.pop(key, None)
-        if row is None:
+        """Every row of ``key`` left (goodbye, or its line left the file): removed at once.
+
+        A goodbye is unauthenticated (anyone on the LAN can send one), so after a
+        proven row leaves, the network is asked for it again: a service that is still
+        there is back at once, and a spoofed goodbye never lets another take its name.
+        """
+        rows = [r for r in self._rows.values() if r.sighting.key == key]
+        for row in rows:
+            self._remove(row, why)
+        if any(r.description is not None and r.description.proven for r in rows):
+            self.requery(key)
+
+    def _remove(self, row: Service, why: str) -> None:
+        if self._rows.get(row.ident) is not row:
             return
+        del self._rows[row.ident]
         log.info("%s (%s) %s; removed", row.name, row.sighting.target, why)
+        self._rejudge()
         self.touch()
         if self._tg is not None:
             self._tg.start_soon(self._drop, row)
@@ -152,18 +182,20 @@ class Registry:
             with anyio.CancelScope(shield=True):
                 await channel.close(CLOSE_GRACE)
 
-    def _set(self, row: Service, status: str, reason: str = "") -> None:
-        if (row.status, row.reason) == (status, reason):
+    def _set(self, row: Service, status: str, reason: str = "", trust: str = "-") -> None:
+        if (row.status, row.reason, row.trust) == (status, reason, trust):
             return
-        row.status, row.reason = status, reason  # type: ignore[assignment]
+        row.status, row.reason, row.trust = status, reason, trust  # type: ignore[assignment]
         if status == "refused":
             log.warning("refused %s at %s: %s", row.name, row.sighting.target, reason)
         elif status == "ok":
-            log.info("using %s at %s", row.name, row.sighting.target)
+            log.info("using %s at %s (%s)", row.name, row.sighting.target, trust)
         self.touch()
 
     async def _admit(self, row: Service) -> None:
         sighting = row.sighting
+        if self._rows.get(sighting.ident) is not row:
+            return  # removed before this check began: no channel to open
         if row.channel is None:
             row.channel = self.policy.channel(sighting).open()
         try:
@@ -171,50 +203,89 @@ class Registry:
         except grpc.aio.AioRpcError as exc:
             self._unreachable(row, f"{exc.code().name}: {exc.details()}")
             return
-        if self._rows.get(sighting.key) is not row or row.sighting != sighting:
+        if self._rows.get(sighting.ident) is not row or row.sighting != sighting:
             return  # removed or seen anew while we asked
         row.description, row.failures = description, 0
-        self._set(row, *self._judge(row))
+        if row.status in ("checking", "unreachable"):
+            row.status = "refused"  # judged below, with every other row
+        self._rejudge()
 
-    def _judge(self, row: Service) -> tuple[str, str]:
+    def _rejudge(self) -> None:
+        """Judges every answered row, oldest first: the first claim on a name keeps it."""
+        names: dict[str, Service] = {}
+        targets: dict[str, Service] = {}
+        for row in sorted(self._rows.values(), key=lambda r: r.order):
+            if row.description is None or row.status in ("checking", "unreachable"):
+                continue
+            status, reason, trust = self._judge(row, names, targets)
+            self._set(row, status, reason, trust)
+            if status == "ok":
+                names[row.description.instance] = row
+                targets[row.sighting.target] = row
+
+    def _judge(
+        self, row: Service, names: dict[str, Service], targets: dict[str, Service]
+    ) -> tuple[str, str, str]:
+        d, s, policy = row.description, row.sighting, self.policy
+        assert d is not None
+        refused = self._refusal(row)
+        if refused is not None:
+            return "refused", refused, f"refused: {refused}"
+        if d.proven:
+            trust = "proven"
+        elif policy.allow:
+            trust = "unproven (allow list only)"
+        else:
+            trust = "unproven (no token)"
+        other = names.get(d.instance) or targets.get(s.target)
+        if other is not None and (d.proven or other.sighting.target == s.target):
+            return "duplicate", f"the same as {other.name} at {other.sighting.target}", trust
+        if other is not None:
+            why = (
+                f"claims the name {d.instance!r}, which {other.sighting.target} already has; "
+                "without a token nothing tells the real one from an impostor, so the first "
+                "keeps it (set token to prove it)"
+            )
+            return "refused", why, f"refused: {why}"
+        if any(d.labels.get(k) != v for k, v in policy.selector.items()):
+            return "unselected", "its labels do not match the selector", trust
+        return "ok", "", trust
+
+    def _refusal(self, row: Service) -> str | None:
         d, s, policy = row.description, row.sighting, self.policy
         assert d is not None
         if d.version != PROTOCOL_VERSION:
-            return "refused", f"speaks protocol v{d.version}; this brainjar speaks v1"
+            return f"speaks protocol v{d.version}; this brainjar speaks v1"
         if s.instance is not None and s.instance != d.instance:
-            return "refused", (
+            return (
                 f"announced as {s.instance!r} but the service says it is {d.instance!r} "
                 "(a spoofed or stale announcement)"
             )
         if policy.allow and d.instance not in policy.allow:
-            return "refused", f"{d.instance!r} is not on the allow list"
+            return f"{d.instance!r} is not on the allow list"
         if policy.token and not d.proven:
-            return "refused", (
+            return (
                 "it does not prove it knows the token (a spoofed announcement, or a "
-                "service with another token); the token was not sent to it"
+                "service with another token); nothing was sent to it"
             )
         if not policy.token and d.token_required:
-            return "refused", "it needs a token; set token in the discover entry"
-        for other in self._rows.values():
-            if other is row or other.status != "ok":
-                continue
-            if other.name == d.instance or other.sighting.target == s.target:
-                return "duplicate", f"the same as {other.name} at {other.sighting.target}"
-        if any(d.labels.get(k) != v for k, v in policy.selector.items()):
-            return "unselected", "its labels do not match the selector"
-        return "ok", ""
+            return "it needs a token; set token in the discover entry"
+        return None
 
     def _unreachable(self, row: Service, why: str) -> None:
         row.failures += 1
         if row.failures < self.health_failures:
             return  # a blip, or a service still starting: asked again next round
         if row.sighting.origin == "mdns":
-            self.gone(row.sighting.key, why=f"stopped answering ({why})")
+            self._remove(row, f"stopped answering ({why})")
+            if not any(r.sighting.key == row.sighting.key for r in self._rows.values()):
+                self.requery(row.sighting.key)
         else:
             self._set(row, "unreachable", why)
+            self._rejudge()
 
     async def _check(self, row: Service) -> None:
-        if self._rows.get(row.sighting.key) is not row:
+        if self._rows.get(row.ident) is not row:
             return
         if row.status in ("unreachable", "checking") or row.channel is None:
             await self._admit(row)

@@ -44,7 +44,8 @@ class DiscoverSettings:
         selector: labels a service must have.
         transport: ``grpc`` or ``mcp`` (MCP streamable HTTP), for the tool calls.
         allow: instance names to trust; empty: any.
-        token: the bearer token services must prove they know.
+        token: the token services must prove they know; brainjar never sends it
+            (requests and answers are MAC'd with it).
         static: ``host:port`` of services to use as well.
         file: a file of ``host:port`` lines, re-read when it changes.
         interfaces: where to browse mDNS; None: loopback only.
@@ -100,7 +101,8 @@ async def start_feeds(
     if config.file is not None:
         await tg.start(watch_file, config.file, registry.seen, registry.gone)
     if config.multicast:
-        await tg.start(partial(browse, registry.seen, registry.gone, interfaces=config.interfaces))
+        browsing = partial(browse, registry.seen, registry.gone, interfaces=config.interfaces)
+        registry.requery = await tg.start(browsing)
 
 
 class DiscoverSource:
@@ -183,7 +185,7 @@ class DiscoverSource:
         version = -1
         while True:
             rows = self.registry.services()
-            usable = {r.sighting.key for r in rows if r.status == "ok"}
+            usable = {r.ident for r in rows if r.status == "ok"}
             if all(r.status != "checking" for r in rows) and usable <= self._opened():
                 return
             version = await self.registry.wait_changed(version)
@@ -195,7 +197,7 @@ class DiscoverSource:
         version = -1
         async with anyio.create_task_group() as tg:
             while True:
-                wanted = {s.sighting.key: s for s in self.registry.usable()}
+                wanted = {s.ident: s for s in self.registry.usable()}
                 for key in set(self._scopes) - set(wanted):
                     self._scopes[key].cancel()
                 for key in set(wanted) - set(self._scopes):
@@ -204,7 +206,7 @@ class DiscoverSource:
                 version = await self.registry.wait_changed(version)
 
     async def _hold(self, row: Service, scope: anyio.CancelScope) -> None:
-        key = row.sighting.key
+        key = row.ident
         try:
             with scope:
                 source = self._source_for(row)
@@ -228,18 +230,34 @@ class DiscoverSource:
     def _source_for(self, row: Service) -> ToolSource | None:
         s, policy = row.sighting, self.registry.policy
         if self.config.transport == "grpc":
+            if row.channel is None:
+                return None  # removed meanwhile
+            # The tools are called on the very channel the proof was checked on, in the
+            # session it opened: a second sighting at another address cannot slip in.
             channel = Channel(
                 target=s.target, token=policy.token, ca=policy.ca, tls=s.tls or bool(policy.ca)
             )
-            grpc_source: ToolSource = GrpcToolSource(channel, name=f"grpc:{row.name}@{s.target}")
+            grpc_source: ToolSource = GrpcToolSource(
+                channel,
+                name=f"grpc:{row.name}@{s.target}",
+                connection=row.channel,
+                session=row.description.session if row.description else None,
+            )
             return grpc_source
+        if policy.token:
+            log.warning(
+                "%s: transport mcp would send the token itself to %s, whose MCP port is not "
+                "proven (a relay could take it); it is left out: use transport grpc",
+                row.name,
+                s.host,
+            )
+            return None
         port = (row.description.ports if row.description else {}).get("mcp") or s.mcp_port
         if not port:
             log.warning("%s offers no MCP transport; it is left out", row.name)
             return None
         from brainjar.adapters.mcp import McpServer, McpSource
 
-        headers = {"Authorization": f"Bearer {policy.token}"} if policy.token else {}
         url = f"http://{s.host}:{port}{s.mcp_path}"
-        mcp: ToolSource = McpSource(McpServer(url=url, headers=headers, name=row.name))
+        mcp: ToolSource = McpSource(McpServer(url=url, name=row.name))
         return mcp

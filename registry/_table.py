@@ -61,6 +61,12 @@ class Sighting:
             return f"[{self.host}]:{self.port}"
         return f"{self.host}:{self.port}"
 
+    @property
+    def ident(self) -> str:
+        """The row this sighting feeds: one per key *and* address, so that a second
+        address claiming a name is a row of its own, never a change of the first."""
+        return f"{self.key}@{self.target}{'+tls' if self.tls else ''}"
+
 
 @dataclass(kw_only=True)
 class Service:
@@ -73,14 +79,27 @@ class Service:
             row), ``unreachable``, or ``checking``.
         reason: why it is not ``ok``, for people.
         description: what the service said about itself, once it answered.
+        trust: why its tools may be used, or not: ``proven`` (it proved it knows
+            the token, and every answer carries its MAC), ``unproven (allow list
+            only)``, ``unproven (no token)``, ``refused: <why>``, or ``-`` (not
+            judged yet).
+        order: when the row was made; the first of two claims on a name keeps it.
+        channel: the one channel the proof is checked on and the tools are called on.
     """
 
     sighting: Sighting
     status: Status = "checking"
     reason: str = ""
     description: Description | None = None
+    trust: str = "-"
     failures: int = 0
+    order: int = 0
     channel: grpc.aio.Channel | None = field(default=None, repr=False)
+
+    @property
+    def ident(self) -> str:
+        """The row's identity in the table (see ``Sighting.ident``)."""
+        return self.sighting.ident
 
     @property
     def name(self) -> str:
@@ -116,6 +135,7 @@ class Service:
             "tls": self.sighting.tls,
             "token": d.token_required if d else None,
             "status": self.status,
+            "trust": self.trust,
             "reason": self.reason,
         }
 

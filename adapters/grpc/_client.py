@@ -1,4 +1,10 @@
-"""The client side of ``brainjar.v1.ToolService``: a remote service's tools as a tool source."""
+"""The client side of ``brainjar.v1.ToolService``: a remote service's tools as a tool source.
+
+With a token, the client never sends it: it asks ``Describe`` for a session and
+a proof that the service knows the token, then signs each request and checks the
+service's MAC on each answer (``_auth``). An answer without that MAC is never
+used, so an impostor, relaying or not, cannot offer tools under the service's name.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from brainjar._errors import TransportError
 from brainjar.tools import ChangeSignal, Signalled, Tool, ToolResult
 
-from ._wire import SERVICE_NAME, bearer, proof, stub
+from ._auth import MacSession, is_stale
+from ._wire import SERVICE_NAME, method_path, proof, stub
 
 __all__ = ["Channel", "Description", "GrpcToolSource", "describe", "health_check"]
 
@@ -44,7 +51,8 @@ class Channel:
 
     Attributes:
         target: ``host:port``.
-        token: the bearer token to send, or None.
+        token: the token the service must prove it knows; requests are signed with it
+            (it never travels).
         ca: PEM certificates to trust; set means TLS.
         tls: speak TLS, trusting the system's certificates unless ``ca`` is given.
         server_name: the name the certificate must carry, if not the host's.
@@ -76,10 +84,14 @@ class Description:
     version: str
     token_required: bool
     proven: bool
+    session: MacSession | None = None
 
 
 async def describe(channel: grpc.aio.Channel, *, token: str | None) -> Description:
     """Asks a service who it is; checks its proof that it knows ``token``.
+
+    The session the proof covers is ``session`` (None unless proven): requests
+    signed with it are good on this service only.
 
     Raises:
         grpc.aio.AioRpcError: the service did not answer.
@@ -87,9 +99,9 @@ async def describe(channel: grpc.aio.Channel, *, token: str | None) -> Descripti
     nonce = os.urandom(16)
     client = stub(channel)
     reply = await client.Describe(pb.DescribeRequest(nonce=nonce), timeout=PROBE_TIMEOUT)
-    proven = bool(token) and hmac.compare_digest(
-        bytes(reply.proof), proof(token or "", instance=reply.instance, nonce=nonce)
-    )
+    session = bytes(reply.session)
+    expected = proof(token or "", instance=reply.instance, nonce=nonce, session=session)
+    proven = bool(token) and bool(session) and hmac.compare_digest(bytes(reply.proof), expected)
     return Description(
         instance=reply.instance,
         labels=dict(reply.labels),
@@ -98,6 +110,7 @@ async def describe(channel: grpc.aio.Channel, *, token: str | None) -> Descripti
         version=reply.version,
         token_required=reply.token_required,
         proven=proven,
+        session=MacSession(token or "", session) if proven else None,
     )
 
 
@@ -113,20 +126,37 @@ async def health_check(channel: grpc.aio.Channel) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
+class _Forged(Exception):
+    """An answer without the service's MAC: it did not come from the token's holder."""
+
+
 class GrpcToolSource(Signalled):
     """The tools of one ``brainjar.v1.ToolService``, kept current through ``WatchTools``.
 
     Args:
         channel: where the service listens and how to reach it.
         name: the source's name for people; default ``grpc:<target>``.
+        connection: an open channel to use (and not close), e.g. the one a
+            service's proof was checked on; default: a channel of its own.
+        session: a session proven on ``connection`` (``describe``); default: one
+            is opened when the channel has a token.
     """
 
-    def __init__(self, channel: Channel, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        *,
+        name: str | None = None,
+        connection: grpc.aio.Channel | None = None,
+        session: MacSession | None = None,
+    ) -> None:
         self.channel = channel
         self._name = name or f"grpc:{channel.target}"
         self._tools: list[Tool] = []
         self._changes = ChangeSignal()
+        self._given = connection
         self._grpc: grpc.aio.Channel | None = None
+        self._session = session
         self._stack: AsyncExitStack | None = None
         self.digest = ""
 
@@ -138,21 +168,21 @@ class GrpcToolSource(Signalled):
         return self._tools
 
     async def __aenter__(self) -> Self:
-        self._grpc = self.channel.open()
-        client = stub(self._grpc)
+        self._grpc = self._given or self.channel.open()
         try:
-            reply = await client.ListTools(
-                pb.ListToolsRequest(), timeout=OPEN_TIMEOUT, metadata=bearer(self.channel.token)
-            )
-        except grpc.aio.AioRpcError as exc:
-            await self._grpc.close()
-            raise _transport_error(exc, f"listing the tools of {self.channel.target}") from None
+            reply = await self._unary("ListTools", pb.ListToolsRequest(), OPEN_TIMEOUT)
+        except (grpc.aio.AioRpcError, TransportError, _Forged) as exc:
+            await self._close_channel()
+            doing = f"listing the tools of {self.channel.target}"
+            if isinstance(exc, grpc.aio.AioRpcError):
+                raise _transport_error(exc, doing) from None
+            raise TransportError(f"{doing}: {exc}") from None
         self._update(reply)
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self._close_channel)
             tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)
-            tg.start_soon(self._watch, client)
+            tg.start_soon(self._watch)
             self._stack = stack.pop_all()
         return self
 
@@ -170,9 +200,54 @@ class GrpcToolSource(Signalled):
 
     async def _close_channel(self) -> None:
         with anyio.CancelScope(shield=True):
-            if self._grpc is not None:
-                channel, self._grpc = self._grpc, None
+            channel, self._grpc = self._grpc, None
+            if channel is not None and channel is not self._given:
                 await channel.close(CLOSE_GRACE)
+
+    async def _prove(self) -> MacSession:
+        """A new session on this channel, once the service proves it knows the token."""
+        assert self._grpc is not None and self.channel.token
+        found = await describe(self._grpc, token=self.channel.token)
+        if found.session is None:
+            raise TransportError(
+                f"{self.channel.target} ({found.instance!r}) does not prove it knows the token "
+                "(an impostor, or a service with another token or none); nothing was sent to "
+                "it: check the address and the token"
+            )
+        self._session = found.session
+        return found.session
+
+    async def _signed(self, method: str, request: Any) -> tuple[MacSession | None, int, Any]:
+        """The session, sequence number and metadata to send ``request`` with."""
+        if not self.channel.token:
+            return None, 0, ()
+        session = self._session or await self._prove()
+        seq, metadata = session.sign(method_path(method), request)
+        return session, seq, metadata
+
+    async def _unary(self, method: str, request: Any, limit: float) -> Any:
+        """Calls ``method``; checks the answer's MAC; opens a new session once if asked to.
+
+        Raises:
+            grpc.aio.AioRpcError: the call failed.
+            TransportError: the service did not prove it knows the token.
+            _Forged: the answer was not sealed by the token's holder.
+        """
+        assert self._grpc is not None
+        call = getattr(stub(self._grpc), method)
+        for attempt in (0, 1):
+            session, seq, metadata = await self._signed(method, request)
+            try:
+                reply = await call(request, timeout=limit, metadata=metadata)
+            except grpc.aio.AioRpcError as exc:
+                if attempt == 0 and session is not None and is_stale(exc):
+                    self._session = None
+                    continue
+                raise
+            if session is not None and not session.check(method_path(method), seq, reply):
+                raise _Forged(f"the answer to {method} does not carry the service's MAC")
+            return reply
+        raise AssertionError  # the loop returns or raises
 
     def _update(self, reply: pb.ListToolsResponse) -> None:
         self.digest = reply.digest
@@ -200,31 +275,47 @@ class GrpcToolSource(Signalled):
     async def _call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         if self._grpc is None:
             return ToolResult.error(f"{name}: {self._name} is gone; the tool is no longer offered")
-        client = stub(self._grpc)
         request = pb.CallToolRequest(name=name, arguments_json=json.dumps(arguments))
         try:
-            reply = await client.CallTool(
-                request, timeout=CALL_TIMEOUT, metadata=bearer(self.channel.token)
-            )
+            reply = await self._unary("CallTool", request, CALL_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             return ToolResult.error(f"{name} on {self._name} failed: {_status(exc)}")
+        except (TransportError, _Forged) as exc:
+            log.warning("%s: %s", self._name, exc)
+            return ToolResult.error(f"{name} on {self._name} failed: {exc}; its answer is not used")
         data = json.loads(reply.data_json) if reply.data_json else None
         return ToolResult(content=reply.content, is_error=reply.is_error, data=data)
 
-    async def _watch(self, stub: Any) -> None:
+    async def _watch(self) -> None:
+        method = method_path("WatchTools")
         attempt = 0
         while True:
             try:
-                stream = stub.WatchTools(
-                    pb.WatchToolsRequest(), metadata=bearer(self.channel.token)
-                )
-                async for reply in stream:
-                    attempt = 0
-                    if reply.digest != self.digest:
-                        self._update(reply)
-                        log.info("%s: tools changed: %s", self._name, [t.name for t in reply.tools])
+                assert self._grpc is not None
+                request = pb.WatchToolsRequest()
+                session, seq, metadata = await self._signed("WatchTools", request)
+                stream = stub(self._grpc).WatchTools(request, metadata=metadata)
+                try:
+                    index = 0
+                    async for reply in stream:
+                        if session is not None and not session.check(
+                            method, seq, reply, index=index
+                        ):
+                            raise _Forged("a WatchTools answer does not carry the service's MAC")
+                        index += 1
+                        attempt = 0
+                        if reply.digest != self.digest:
+                            self._update(reply)
+                            names = [t.name for t in reply.tools]
+                            log.info("%s: tools changed: %s", self._name, names)
+                finally:
+                    stream.cancel()
             except grpc.aio.AioRpcError as exc:
+                if is_stale(exc):
+                    self._session = None
                 log.debug("%s: watch ended: %s", self._name, _status(exc))
+            except (TransportError, _Forged) as exc:
+                log.warning("%s: watch ended: %s", self._name, exc)
             await anyio.sleep(WATCH_BACKOFF[min(attempt, len(WATCH_BACKOFF) - 1)])
             attempt += 1
 

@@ -27,7 +27,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tool_service.proto\x12\x0b\x62rainjar.v1\"B\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\t\" \n\x0f\x44\x65scribeRequest\x12\r\n\x05nonce\x18\x01 \x01(\x0c\"\xbd\x02\n\x10\x44\x65scribeResponse\x12\x10\n\x08instance\x18\x01 \x01(\t\x12\x39\n\x06labels\x18\x02 \x03(\x0b\x32).brainjar.v1.DescribeResponse.LabelsEntry\x12\x37\n\x05ports\x18\x03 \x03(\x0b\x32(.brainjar.v1.DescribeResponse.PortsEntry\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\r\n\x05proof\x18\x06 \x01(\x0c\x12\x16\n\x0etoken_required\x18\x07 \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a,\n\nPortsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x12\n\x10ListToolsRequest\"E\n\x11ListToolsResponse\x12 \n\x05tools\x18\x01 \x03(\x0b\x32\x11.brainjar.v1.Tool\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\"7\n\x0f\x43\x61llToolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x02 \x01(\t\"H\n\x10\x43\x61llToolResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x10\n\x08is_error\x18\x02 \x01(\x08\x12\x11\n\tdata_json\x18\x03 \x01(\t\"\x13\n\x11WatchToolsRequest2\xbb\x02\n\x0bToolService\x12G\n\x08\x44\x65scribe\x12\x1c.brainjar.v1.DescribeRequest\x1a\x1d.brainjar.v1.DescribeResponse\x12J\n\tListTools\x12\x1d.brainjar.v1.ListToolsRequest\x1a\x1e.brainjar.v1.ListToolsResponse\x12G\n\x08\x43\x61llTool\x12\x1c.brainjar.v1.CallToolRequest\x1a\x1d.brainjar.v1.CallToolResponse\x12N\n\nWatchTools\x12\x1e.brainjar.v1.WatchToolsRequest\x1a\x1e.brainjar.v1.ListToolsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12tool_service.proto\x12\x0b\x62rainjar.v1\"B\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\t\" \n\x0f\x44\x65scribeRequest\x12\r\n\x05nonce\x18\x01 \x01(\x0c\"\xce\x02\n\x10\x44\x65scribeResponse\x12\x10\n\x08instance\x18\x01 \x01(\t\x12\x39\n\x06labels\x18\x02 \x03(\x0b\x32).brainjar.v1.DescribeResponse.LabelsEntry\x12\x37\n\x05ports\x18\x03 \x03(\x0b\x32(.brainjar.v1.DescribeResponse.PortsEntry\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\r\n\x05proof\x18\x06 \x01(\x0c\x12\x16\n\x0etoken_required\x18\x07 \x01(\x08\x12\x0f\n\x07session\x18\x08 \x01(\x0c\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a,\n\nPortsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x12\n\x10ListToolsRequest\"R\n\x11ListToolsResponse\x12 \n\x05tools\x18\x01 \x03(\x0b\x32\x11.brainjar.v1.Tool\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x0b\n\x03mac\x18\x03 \x01(\x0c\"7\n\x0f\x43\x61llToolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x02 \x01(\t\"U\n\x10\x43\x61llToolResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\t\x12\x10\n\x08is_error\x18\x02 \x01(\x08\x12\x11\n\tdata_json\x18\x03 \x01(\t\x12\x0b\n\x03mac\x18\x04 \x01(\x0c\"\x13\n\x11WatchToolsRequest2\xbb\x02\n\x0bToolService\x12G\n\x08\x44\x65scribe\x12\x1c.brainjar.v1.DescribeRequest\x1a\x1d.brainjar.v1.DescribeResponse\x12J\n\tListTools\x12\x1d.brainjar.v1.ListToolsRequest\x1a\x1e.brainjar.v1.ListToolsResponse\x12G\n\x08\x43\x61llTool\x12\x1c.brainjar.v1.CallToolRequest\x1a\x1d.brainjar.v1.CallToolResponse\x12N\n\nWatchTools\x12\x1e.brainjar.v1.WatchToolsRequest\x1a\x1e.brainjar.v1.ListToolsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,21 +43,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESCRIBEREQUEST']._serialized_start=103
   _globals['_DESCRIBEREQUEST']._serialized_end=135
   _globals['_DESCRIBERESPONSE']._serialized_start=138
-  _globals['_DESCRIBERESPONSE']._serialized_end=455
-  _globals['_DESCRIBERESPONSE_LABELSENTRY']._serialized_start=364
-  _globals['_DESCRIBERESPONSE_LABELSENTRY']._serialized_end=409
-  _globals['_DESCRIBERESPONSE_PORTSENTRY']._serialized_start=411
-  _globals['_DESCRIBERESPONSE_PORTSENTRY']._serialized_end=455
-  _globals['_LISTTOOLSREQUEST']._serialized_start=457
-  _globals['_LISTTOOLSREQUEST']._serialized_end=475
-  _globals['_LISTTOOLSRESPONSE']._serialized_start=477
-  _globals['_LISTTOOLSRESPONSE']._serialized_end=546
-  _globals['_CALLTOOLREQUEST']._serialized_start=548
-  _globals['_CALLTOOLREQUEST']._serialized_end=603
-  _globals['_CALLTOOLRESPONSE']._serialized_start=605
-  _globals['_CALLTOOLRESPONSE']._serialized_end=677
-  _globals['_WATCHTOOLSREQUEST']._serialized_start=679
-  _globals['_WATCHTOOLSREQUEST']._serialized_end=698
-  _globals['_TOOLSERVICE']._serialized_start=701
-  _globals['_TOOLSERVICE']._serialized_end=1016
+  _globals['_DESCRIBERESPONSE']._serialized_end=472
+  _globals['_DESCRIBERESPONSE_LABELSENTRY']._serialized_start=381
+  _globals['_DESCRIBERESPONSE_LABELSENTRY']._serialized_end=426
+  _globals['_DESCRIBERESPONSE_PORTSENTRY']._serialized_start=428
+  _globals['_DESCRIBERESPONSE_PORTSENTRY']._serialized_end=472
+  _globals['_LISTTOOLSREQUEST']._serialized_start=474
+  _globals['_LISTTOOLSREQUEST']._serialized_end=492
+  _globals['_LISTTOOLSRESPONSE']._serialized_start=494
+  _globals['_LISTTOOLSRESPONSE']._serialized_end=576
+  _globals['_CALLTOOLREQUEST']._serialized_start=578
+  _globals['_CALLTOOLREQUEST']._serialized_end=633
+  _globals['_CALLTOOLRESPONSE']._serialized_start=635
+  _globals['_CALLTOOLRESPONSE']._serialized_end=720
+  _globals['_WATCHTOOLSREQUEST']._serialized_start=722
+  _globals['_WATCHTOOLSREQUEST']._serialized_end=741
+  _globals['_TOOLSERVICE']._serialized_start=744
+  _globals['_TOOLSERVICE']._serialized_end=1059
 # @@protoc_insertion_point(module_scope)

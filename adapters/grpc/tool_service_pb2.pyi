@@ -26,7 +26,7 @@ class DescribeRequest(_message.Message):
     def __init__(self, nonce: _Optional[bytes] = ...) -> None: ...
 
 class DescribeResponse(_message.Message):
-    __slots__ = ("instance", "labels", "ports", "digest", "version", "proof", "token_required")
+    __slots__ = ("instance", "labels", "ports", "digest", "version", "proof", "token_required", "session")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class DescribeResponse(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     PROOF_FIELD_NUMBER: _ClassVar[int]
     TOKEN_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     instance: str
     labels: _containers.ScalarMap[str, str]
     ports: _containers.ScalarMap[str, int]
@@ -55,19 +56,22 @@ class DescribeResponse(_message.Message):
     version: str
     proof: bytes
     token_required: bool
-    def __init__(self, instance: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., ports: _Optional[_Mapping[str, int]] = ..., digest: _Optional[str] = ..., version: _Optional[str] = ..., proof: _Optional[bytes] = ..., token_required: _Optional[bool] = ...) -> None: ...
+    session: bytes
+    def __init__(self, instance: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., ports: _Optional[_Mapping[str, int]] = ..., digest: _Optional[str] = ..., version: _Optional[str] = ..., proof: _Optional[bytes] = ..., token_required: _Optional[bool] = ..., session: _Optional[bytes] = ...) -> None: ...
 
 class ListToolsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ListToolsResponse(_message.Message):
-    __slots__ = ("tools", "digest")
+    __slots__ = ("tools", "digest", "mac")
     TOOLS_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
     tools: _containers.RepeatedCompositeFieldContainer[Tool]
     digest: str
-    def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., digest: _Optional[str] = ...) -> None: ...
+    mac: bytes
+    def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., digest: _Optional[str] = ..., mac: _Optional[bytes] = ...) -> None: ...
 
 class CallToolRequest(_message.Message):
     __slots__ = ("name", "arguments_json")
@@ -78,14 +82,16 @@ class CallToolRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., arguments_json: _Optional[str] = ...) -> None: ...
 
 class CallToolResponse(_message.Message):
-    __slots__ = ("content", "is_error", "data_json")
+    __slots__ = ("content", "is_error", "data_json", "mac")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     IS_ERROR_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
     content: str
     is_error: bool
     data_json: str
-    def __init__(self, content: _Optional[str] = ..., is_error: _Optional[bool] = ..., data_json: _Optional[str] = ...) -> None: ...
+    mac: bytes
+    def __init__(self, content: _Optional[str] = ..., is_error: _Optional[bool] = ..., data_json: _Optional[str] = ..., mac: _Optional[bytes] = ...) -> None: ...
 
 class WatchToolsRequest(_message.Message):
     __slots__ = ()

@@ -99,7 +99,7 @@ async def test_token_is_required_and_proven() -> None:
         with pytest.raises(TransportError, match="UNAUTHENTICATED"):
             async with GrpcToolSource(Channel(target=target)):
                 pass
-        with pytest.raises(TransportError, match="does not accept that token"):
+        with pytest.raises(TransportError, match="does not prove it knows the token"):
             async with GrpcToolSource(Channel(target=target, token="wrong")):
                 pass
         async with GrpcToolSource(Channel(target=target, token="s3cret")) as source:
