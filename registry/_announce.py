@@ -14,7 +14,7 @@ from zeroconf.asyncio import AsyncZeroconf
 
 from brainjar._errors import DiscoveryError
 
-from ._interfaces import resolve_interfaces
+from ._interfaces import open_zeroconf, resolve_interfaces
 
 __all__ = ["SERVICE_TYPE", "Announcer", "txt_properties"]
 
@@ -93,7 +93,7 @@ class Announcer:
         )
 
     async def __aenter__(self) -> Self:
-        self._zc = AsyncZeroconf(interfaces=self.interfaces.choice)
+        self._zc = await open_zeroconf(self.interfaces)
         info = self._info_for(self.wanted, self.properties)
         try:
             with anyio.fail_after(REGISTER_TIMEOUT):

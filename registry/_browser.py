@@ -16,10 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 import anyio
 from anyio.abc import TaskStatus
 from zeroconf import ServiceStateChange, Zeroconf
-from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
+from zeroconf.const import _CLASS_IN, _TYPE_PTR
 
 from ._announce import LABEL_PREFIX, SERVICE_TYPE
-from ._interfaces import resolve_interfaces
+from ._interfaces import open_zeroconf, resolve_interfaces
 from ._table import MCP_PATH, Sighting
 
 __all__ = ["browse", "parse_record", "read_record"]
@@ -202,14 +203,28 @@ def parse_record(
     return found
 
 
+def _forget(zc: Zeroconf, name: str) -> None:
+    """Drops a service's pointer, SRV and TXT records from zeroconf's cache."""
+    cache = zc.cache
+    pointers = cache.async_all_by_details(SERVICE_TYPE, _TYPE_PTR, _CLASS_IN)
+    stale = [p for p in pointers if getattr(p, "alias", "").lower() == name.lower()]
+    cache.async_remove_records([*stale, *cache.async_entries_with_name(name)])
+
+
 async def browse(
     seen: Callable[[Sighting], None],
     gone: Callable[[str], None],
     *,
     interfaces: Sequence[str] | None = None,
-    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    task_status: TaskStatus[Callable[[str], None]] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Browses until cancelled, calling ``seen`` and ``gone`` as services come and go.
+
+    Once browsing, it reports (``task_status.started``) a function ``requery(key)``
+    for a service that was dropped without a goodbye (it stopped answering): its
+    records are forgotten and the network is asked for it again. A service that
+    restarts with the very same records (same name, host and port) announces
+    nothing zeroconf sees as new, so without this it would never be seen again.
 
     Args:
         seen: gets each resolved sighting (new or changed).
@@ -249,11 +264,21 @@ async def browse(
         except Exception:
             log.warning("skipped the goodbye of %r", name, exc_info=True)
 
-    zc = AsyncZeroconf(interfaces=where.choice)
+    def requery(key: str) -> None:
+        instance = key.removeprefix("mdns:") if key.startswith("mdns:") else ""
+        if not instance:
+            return
+        name = f"{instance}.{SERVICE_TYPE}"
+        _forget(zc.zeroconf, name)
+        # Resolving a name with nothing cached asks the network; once forgotten,
+        # the service's next announcement is new to the browser (an "added" event).
+        on_change(zc.zeroconf, SERVICE_TYPE, name, ServiceStateChange.Added)
+
+    zc = await open_zeroconf(where)
     browser: AsyncServiceBrowser | None = None
     try:
         browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE, handlers=[on_change])
-        task_status.started()
+        task_status.started(requery)
         async with anyio.create_task_group() as tg, receive:
             async for name, change in receive:
                 if change is ServiceStateChange.Removed:

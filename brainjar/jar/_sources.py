@@ -22,6 +22,7 @@ from brainjar.manifest import (
 from brainjar.manifest._load import Origin
 from brainjar.protocols import ToolSource
 from brainjar.tools import Filtered, Prefixed, wrap
+from brainjar.tools._toolset import Discovered
 
 if TYPE_CHECKING:
     from brainjar.adapters.mcp import McpServer
@@ -60,6 +61,9 @@ def build_source(entry: ToolEntry, *, base_dir: Path | None = None) -> ToolSourc
         from brainjar.registry import DiscoverSource
 
         source = DiscoverSource(discover_settings(entry.discover))
+        # Found on the network: in a name clash, local sources win unless it says otherwise.
+        wrapped = wrap(source, include=entry.include, exclude=entry.exclude, prefix=entry.prefix)
+        return Discovered(wrapped, prefer=entry.discover.prefer == "discovered")
     else:  # pragma: no cover - the schema admits no other kind
         raise TypeError(f"unknown tool entry {entry!r}")
     return wrap(source, include=entry.include, exclude=entry.exclude, prefix=entry.prefix)
@@ -133,4 +137,4 @@ def discover_settings(config: DiscoverConfig) -> DiscoverSettings:
     """
     from brainjar.registry import DiscoverSettings
 
-    return DiscoverSettings(**config.model_dump())
+    return DiscoverSettings(**config.model_dump(exclude={"prefer"}))

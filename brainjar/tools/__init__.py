@@ -11,6 +11,8 @@
   ``approved``, ``guarded``), composed by ``apply_policy``: each policy is
   written once here and used by the loop, the MCP gateway, the gRPC server and
   ``serve-tools``.
+- ``reporting``, ``current_reporter``: how a call in flight reports progress and
+  log messages to its caller.
 
 May import: ``brainjar._errors``, ``brainjar.protocols``; nothing else of brainjar.
 """
@@ -29,6 +31,7 @@ from ._policies import (
     truncate,
     validated,
 )
+from ._report import CallReporter, current_reporter, reporting
 from ._signal import ChangeSignal, Signalled, wait_any_changed
 from ._tool import Tool, ToolCallable, ToolResult, ToolSpec
 from ._toolset import (
@@ -44,6 +47,7 @@ from ._toolset import (
 
 __all__ = [
     "Approval",
+    "CallReporter",
     "ChangeSignal",
     "Filtered",
     "Prefixed",
@@ -60,7 +64,9 @@ __all__ = [
     "approved",
     "argument_limited",
     "as_source",
+    "current_reporter",
     "guarded",
+    "reporting",
     "result_limited",
     "schema_problem",
     "time_limited",

@@ -1,27 +1,38 @@
-"""Source wrappers (filter, prefix), a fixed source, and the set of all of a jar's tools.
+"""A fixed source, a live one, and the set of all of a jar's tools.
 
-Filtering and prefixing wrap a source; they are not flags inside it. The
-``ToolSet`` opens every source together and answers, at any moment, the tools
-offered now.
+The wrappers (filter, prefix, discovered) live in ``_wrappers`` and name clashes
+in ``_clash``; both are re-exported here. The ``ToolSet`` opens every source
+together and answers, at any moment, the tools offered now.
+
+When two sources offer one name, a local source (LangChain, MCP) keeps it over
+a discovered one (``Discovered``: found on the network, where anyone may announce
+anything), unless the discover entry says ``prefer: discovered``; between two
+of a kind, the one listed first keeps it. A name a local source has offered
+stays its own while that source is down: a discovered tool never stands in for
+it silently. Every clash is logged (a warning, once per outcome) and kept in
+``ToolSet.clashes()`` for ``brainjar tools``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import replace
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import anyio
 
 from brainjar.protocols import ToolSource
 
+from ._clash import Clash, resolve, union, warn_clashes
 from ._signal import ChangeSignal, Signalled, wait_any_changed
 from ._tool import Tool
+from ._wrappers import Discovered, Filtered, Prefixed, Wrapper, wrap
 
 __all__ = [
+    "Clash",
+    "Discovered",
     "Filtered",
     "Prefixed",
     "StaticSource",
@@ -108,130 +119,21 @@ def as_source(
     return live
 
 
-class Wrapper:
-    """A source around another: every part of the protocol goes to the inner one."""
-
-    def __init__(self, inner: ToolSource) -> None:
-        self.inner = inner
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def tools(self) -> Sequence[Tool]:
-        return self.inner.tools()
-
-    @property
-    def version(self) -> int:
-        return self.inner.version
-
-    async def wait_changed(self, seen: int) -> int:
-        return await self.inner.wait_changed(seen)
-
-    async def __aenter__(self) -> Self:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.inner.__aexit__(exc_type, exc, tb)
-
-
-class Filtered(Wrapper):
-    """Only the tools named in ``include`` (if given), less those in ``exclude``."""
-
-    def __init__(
-        self, inner: ToolSource, *, include: Sequence[str] | None, exclude: Sequence[str] = ()
-    ) -> None:
-        super().__init__(inner)
-        self.include = None if include is None else set(include)
-        self.exclude = set(exclude)
-
-    def tools(self) -> Sequence[Tool]:
-        return [
-            t
-            for t in self.inner.tools()
-            if (self.include is None or t.name in self.include) and t.name not in self.exclude
-        ]
-
-    def missing(self) -> list[str]:
-        """Names in ``include`` and ``exclude`` that the source does not offer (now)."""
-        offered = {t.name for t in self.inner.tools()}
-        return sorted(((self.include or set()) | self.exclude) - offered)
-
-    def offered(self) -> list[str]:
-        """The names the inner source offers now."""
-        return sorted(t.name for t in self.inner.tools())
-
-
-class Prefixed(Wrapper):
-    """Every tool's name with ``prefix`` before it, so two sources can share names."""
-
-    def __init__(self, inner: ToolSource, *, prefix: str) -> None:
-        super().__init__(inner)
-        self.prefix = prefix
-
-    def tools(self) -> Sequence[Tool]:
-        return [replace(t, name=self.prefix + t.name) for t in self.inner.tools()]
-
-
-def wrap(
-    source: ToolSource,
-    *,
-    include: Sequence[str] | None = None,
-    exclude: Sequence[str] = (),
-    prefix: str = "",
-) -> ToolSource:
-    """The source with a manifest entry's filters and prefix around it."""
-    if include is not None or exclude:
-        source = Filtered(source, include=include, exclude=exclude)
-    if prefix:
-        source = Prefixed(source, prefix=prefix)
-    return source
-
-
-def union(sources: Iterable[ToolSource], *, warned: set[tuple[str, str]], hint: str) -> list[Tool]:
-    """Every tool of ``sources``; of two with one name, the earlier source's is kept.
-
-    The one left out is logged once per (name, source), with ``hint`` saying how
-    to keep both.
-    """
-    seen: dict[str, Tool] = {}
-    for source in sources:
-        for tool in source.tools():
-            if tool.name not in seen:
-                seen[tool.name] = tool
-                continue
-            key = (tool.name, source.name)
-            if key not in warned:
-                warned.add(key)
-                log.warning(
-                    "tool %r of %s is left out: %s has one of that name (%s)",
-                    tool.name,
-                    source.name,
-                    seen[tool.name].source or "another source",
-                    hint,
-                )
-    return list(seen.values())
-
-
 class ToolSet:
     """Every tool source of a jar, opened together; ``tools()`` is the union now.
 
     Sources open concurrently, so one slow MCP server does not hold up the rest.
-    When two sources offer the same name, the one listed first keeps it and the
-    other's tool is left out with a warning (use ``prefix`` to keep both).
+    When two sources offer the same name, a local source keeps it over a
+    discovered one (unless ``prefer: discovered``), else the one listed first;
+    the other's tool is left out with a warning (use ``prefix`` to keep both).
     """
 
     def __init__(self, sources: Sequence[ToolSource], *, name: str = "toolset") -> None:
         self.sources = list(sources)
         self._name = name
         self._stack: AsyncExitStack | None = None
-        self._warned: set[tuple[str, str]] = set()
+        self._warned: set[Any] = set()
+        self._owned: dict[str, str] = {}
         self._own = ChangeSignal()
 
     @property
@@ -290,8 +192,14 @@ class ToolSet:
             await stack.__aexit__(exc_type, exc, tb)
 
     def tools(self) -> list[Tool]:
-        """Every tool offered now, first source first."""
-        return union(self.sources, warned=self._warned, hint="give one of them a prefix")
+        """Every tool offered now, first source first; clashes as the class says."""
+        kept, clashes = resolve(self.sources, owned=self._owned)
+        warn_clashes(clashes, self._warned)
+        return kept
+
+    def clashes(self) -> list[Clash]:
+        """The name clashes now: who keeps each name and who is left out."""
+        return resolve(self.sources, owned=dict(self._owned))[1]
 
     def get(self, name: str) -> Tool | None:
         """The tool of that name offered now, if any."""

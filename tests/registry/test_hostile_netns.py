@@ -7,23 +7,14 @@ only on the addresses of that wire, which this test makes and removes itself.
 from __future__ import annotations
 
 import json
-import os
-import random
-import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
 import pytest
+from netns import NETNS, Host, stop, two_hosts
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("ip") is None,
-        reason="network namespaces need root and iproute2 (apt-get install iproute2)",
-    ),
-]
+pytestmark = NETNS
 
 # Registering (mDNS probing), browsing and resolving every record, on a busy machine.
 LIMIT = 60
@@ -124,43 +115,15 @@ anyio.run(main, sys.argv[1], sys.argv[2])
 """
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+def test_hostile_records_are_skipped_and_a_good_service_is_still_found() -> None:
+    with two_hosts() as (bad, jar):
+        _hostile_records_are_skipped(bad, jar)
 
 
-@pytest.fixture
-def wire() -> Iterator[tuple[str, str, str, str]]:
-    """Two namespaces and a veth pair: (hostile ns, its address, browser ns, its address)."""
-    tag = uuid.uuid4().hex[:6]
-    bad, jar = f"bjh-{tag}", f"bjb-{tag}"
-    net = random.randint(1, 254)
-    bad_addr, jar_addr = f"10.232.{net}.1", f"10.232.{net}.2"
-    try:
-        _ip("netns", "add", bad)
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot make a network namespace here: {exc.stderr.decode().strip()}")
-    try:
-        _ip("netns", "add", jar)
-        _ip("link", "add", f"vh{tag}", "type", "veth", "peer", "name", f"vb{tag}")
-        for ns, dev, addr in ((bad, f"vh{tag}", bad_addr), (jar, f"vb{tag}", jar_addr)):
-            _ip("link", "set", dev, "netns", ns)
-            _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "link", "set", dev, "up", "multicast", "on")
-            _ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", dev)
-        yield bad, bad_addr, jar, jar_addr
-    finally:
-        for ns in (bad, jar):  # deleting a namespace deletes its end of the veth
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
-
-
-def test_hostile_records_are_skipped_and_a_good_service_is_still_found(
-    wire: tuple[str, str, str, str],
-) -> None:
-    bad, bad_addr, jar, jar_addr = wire
+def _hostile_records_are_skipped(bad: Host, jar: Host) -> None:
     uid = uuid.uuid4().hex[:8]
     hostile = subprocess.Popen(
-        ["ip", "netns", "exec", bad, sys.executable, "-c", HOSTILE, uid, bad_addr],
+        bad.command(sys.executable, "-c", HOSTILE, uid, bad.address),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -170,7 +133,7 @@ def test_hostile_records_are_skipped_and_a_good_service_is_still_found(
         if hostile.stdout.readline().strip() != "ready":
             pytest.fail(f"the hostile announcer did not start: {hostile.communicate()[1]}")
         found = subprocess.run(
-            ["ip", "netns", "exec", jar, sys.executable, "-c", BROWSE, uid, jar_addr],
+            jar.command(sys.executable, "-c", BROWSE, uid, jar.address),
             capture_output=True,
             text=True,
             timeout=LIMIT,
@@ -191,12 +154,4 @@ def test_hostile_records_are_skipped_and_a_good_service_is_still_found(
                 f"{name}: {why!r} not in\n{notes}"
             )
     finally:
-        hostile.terminate()
-        try:
-            hostile.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            hostile.kill()
-            hostile.wait()
-        for stream in (hostile.stdout, hostile.stderr):
-            if stream:
-                stream.close()
+        stop(hostile)
