@@ -7,6 +7,7 @@ server over real HTTP, in both protocols.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from brainjar import (
     ToolCallStarted,
     ToolResult,
 )
+from brainjar.cli._render import JsonRenderer
 from brainjar.jar._jar import Jar
 from brainjar.manifest._models import JarManifest
 from brainjar.testing import (
@@ -296,3 +298,83 @@ async def test_a_model_server_that_is_not_there(tmp_path: Path) -> None:
     async with Jar(m) as jar:
         with pytest.raises(ModelError, match=server.url.split("//")[1]):
             await jar.ask("anyone?")
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_usage_is_summed_and_a_cut_off_answer_stops_for_length(
+    protocol: str, tmp_path: Path
+) -> None:
+    script: list[Step] = [
+        calls(call("add", {"a": 2, "b": 3}), text="Let me add.", usage=(10, 4)),
+        reply("It is", finish_reason="length", usage=(20, 6)),
+    ]
+    async with ScriptedModelServer(script) as server:
+        jar = Jar(over_http(protocol, server, tmp_path), extra_sources=[StaticSource([ADD])])
+        async with jar:
+            events = await run(jar, "what is 2+3?")
+    answer = events[-1]
+    assert isinstance(answer, Answer)
+    assert answer.stop_reason == "length" and answer.finish_reason == "length"
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (30, 10)
+    # --json prints the answer with its usage and reasons.
+    out = io.StringIO()
+    JsonRenderer(out=out)(answer)
+    printed = json.loads(out.getvalue())
+    assert printed["usage"]["prompt_tokens"] == 30 and printed["stop_reason"] == "length"
+    # The transcript: each model reply with its own finish reason and usage, the sum last.
+    (path,) = (tmp_path / "transcripts").glob("*.jsonl")
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    replies = [x for x in lines if x["type"] == "message" and x["role"] == "assistant"]
+    assert [(r["finish_reason"], r["usage"]["completion_tokens"]) for r in replies] == [
+        ("tool_calls", 4),
+        ("length", 6),
+    ]
+    assert lines[-1]["type"] == "answer" and lines[-1]["usage"]["completion_tokens"] == 10
+
+
+async def test_the_answer_is_the_text_of_every_step_as_it_streamed(tmp_path: Path) -> None:
+    model = FunctionModel(
+        [
+            calls(call("add", {"a": 2, "b": 3}), text="Let me add."),
+            calls(call("add", {"a": 5, "b": 1}), text=" \n"),  # only whitespace: adds nothing
+            reply("It is 6."),
+        ]
+    )
+    async with in_process(model, tmp_path, [ADD]) as jar:
+        events = await run(jar, "2+3+1?")
+    answer = events[-1]
+    assert isinstance(answer, Answer)
+    assert answer.text == "Let me add.\n\nIt is 6."
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer.text
+    # The model's own history keeps each step's text as it said it.
+    assert [m.content for m in model.requests[-1].messages if m.role == "assistant"] == [
+        "Let me add.",
+        " \n",
+    ]
+
+
+async def test_a_response_format_shapes_the_final_answer_only(tmp_path: Path) -> None:
+    shape = {"type": "json_schema", "json_schema": {"name": "sum", "schema": {"type": "object"}}}
+
+    def model_turn(messages: list[Message], request: FunctionRequest) -> Step | str:
+        if "response_format" in request.parameters:
+            return reply('{"sum": 5}')
+        if not request.tool_messages:
+            return calls(call("add", {"a": 2, "b": 3}), text="Adding.")
+        return "The sum is 5."  # a draft in free text: asked again, in the format
+
+    model = FunctionModel(model_turn)
+    async with in_process(model, tmp_path, [ADD]) as jar:
+        with anyio.fail_after(LIMIT):
+            async with jar.events("2+3?", parameters={"response_format": shape}) as stream:
+                events = [e async for e in stream]
+    answer = events[-1]
+    assert isinstance(answer, Answer) and answer.stop_reason == "answer" and answer.steps == 3
+    assert answer.text == '{"sum": 5}'
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer.text
+    tool_step, draft, formatted = model.requests
+    assert "response_format" not in tool_step.parameters and tool_step.tool_names == ["add"]
+    assert "response_format" not in draft.parameters
+    assert formatted.parameters["response_format"] == shape and formatted.tools == ()
+    # The draft was set aside: the formatted turn saw the same conversation.
+    assert formatted.messages == draft.messages

@@ -19,6 +19,13 @@ Rules every client meets (``examples/openai-client/README.md`` shows them in use
   ``: brainjar {...}`` (and, with ``x-brainjar-activity: chunks``, chunks with no
   choices and a ``brainjar`` field); Ollama streams carry empty-content lines
   with a ``brainjar`` field. The answer text streams as content deltas.
+- The reply is the text of every step, steps separated by a blank line, in both
+  APIs, streamed or whole. Usage is summed over the conversation's model calls
+  (OpenAI ``usage``, with ``stream_options.include_usage`` a last chunk with no
+  choices; Ollama's counts and durations on the last line); an answer cut off
+  at its token limit is ``length``. ``response_format`` and Ollama's ``format``
+  shape the final answer, or are refused with 400. The README's endpoint
+  section lists what each API honours, ignores and refuses.
 - Limits: ``max_concurrency`` running, ``max_queue`` waiting, then 429 with
   Retry-After; ``request_timeout`` (504, or an error event mid-stream); bearer
   ``token`` (401; health routes stay open); bodies over ``max_body`` are 413;

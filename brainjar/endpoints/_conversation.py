@@ -16,6 +16,7 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from brainjar._errors import ModelError
+from brainjar._redact import redact
 from brainjar.runtime._events import (
     Answer,
     Event,
@@ -102,16 +103,29 @@ class ConversationResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.record = scope.setdefault(LOG_KEY, {})
         self.record["stream"] = self.stream is not None
+        answered = False
+
+        async def tracked(message: Any) -> None:
+            nonlocal answered
+            # After the last body message the server reports http.disconnect for every
+            # request: only a disconnect before it is the client going away.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
+            await send(message)
+
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._watch, receive, tg.cancel_scope)
-            await self._respond(send)
+            tg.start_soon(self._watch, receive, tg.cancel_scope, lambda: answered)
+            await self._respond(tracked)
             tg.cancel_scope.cancel()
 
-    async def _watch(self, receive: Receive, scope: anyio.CancelScope) -> None:
-        """Cancels the conversation when the client goes away."""
+    async def _watch(
+        self, receive: Receive, scope: anyio.CancelScope, answered: Callable[[], bool]
+    ) -> None:
+        """Cancels the conversation when the client goes away before its answer."""
         while (await receive())["type"] != "http.disconnect":
             pass
-        self.record["disconnected"] = True
+        if not answered():
+            self.record["disconnected"] = True
         scope.cancel()
 
     async def _respond(self, send: Send) -> None:
@@ -146,10 +160,11 @@ class ConversationResponse:
                     headers={"Retry-After": str(RETRY_AFTER)},
                 )
             except ModelError as exc:
-                problem = Problem(502, f"the jar's model failed: {exc}", code="model_error")
+                # What failed, not the model process's log: that stays in the transcript.
+                problem = Problem(502, f"the jar's model failed: {exc.summary}", code="model_error")
             except Exception as exc:
                 log.exception("the %s endpoint failed a conversation", self.state.kind)
-                problem = Problem(500, f"the jar failed: {type(exc).__name__}: {exc}")
+                problem = Problem(500, redact(f"the jar failed: {type(exc).__name__}: {exc}"))
         if timer.cancelled_caught:
             problem = Problem(
                 504,

@@ -159,12 +159,14 @@ def _app(state: EndpointState) -> ASGIApp:
         *,
         stream: bool,
         options: Any,
+        format: Any,
     ) -> ConversationResponse:
+        parameters = parameters_of(options, format)
         if stream:
             return ConversationResponse(
                 state,
                 messages,
-                parameters=parameters_of(options),
+                parameters=parameters,
                 errors=error_body,
                 stream=OllamaStream(kind, model),
             )
@@ -172,7 +174,7 @@ def _app(state: EndpointState) -> ASGIApp:
         return ConversationResponse(
             state,
             messages,
-            parameters=parameters_of(options),
+            parameters=parameters,
             errors=error_body,
             whole=lambda answer, activity: reply(
                 kind, model, answer, activity=activity, began=began
@@ -189,7 +191,12 @@ def _app(state: EndpointState) -> ASGIApp:
         if not body.messages:
             return JSONResponse(reply("chat", model, None, began=time.perf_counter()))
         return conversation(
-            "chat", model, to_messages(body), stream=body.stream, options=body.options
+            "chat",
+            model,
+            to_messages(body),
+            stream=body.stream,
+            options=body.options,
+            format=body.format,
         )
 
     async def generate(request: Request) -> Response | ConversationResponse:
@@ -203,7 +210,14 @@ def _app(state: EndpointState) -> ASGIApp:
         messages = [Message(role="user", content=body.prompt)]
         if body.system:
             messages.insert(0, Message(role="system", content=body.system))
-        return conversation("generate", model, messages, stream=body.stream, options=body.options)
+        return conversation(
+            "generate",
+            model,
+            messages,
+            stream=body.stream,
+            options=body.options,
+            format=body.format,
+        )
 
     return Starlette(
         routes=[

@@ -64,6 +64,7 @@ class ChatRequest(_Loose):
     stream: bool = True
     tools: list[dict[str, Any]] | None = None
     options: dict[str, Any] | None = None
+    format: Any = None
 
 
 class GenerateRequest(_Loose):
@@ -75,6 +76,7 @@ class GenerateRequest(_Loose):
     stream: bool = True
     images: list[str] | None = Field(default=None, max_length=0, description="text only")
     options: dict[str, Any] | None = None
+    format: Any = None
 
 
 class ShowRequest(_Loose):
@@ -84,15 +86,33 @@ class ShowRequest(_Loose):
     name: str | None = None
 
 
-_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop"}
+# The ``options`` a jar honours; the others are ignored (the README lists them).
+_OPTIONS = frozenset(
+    {"temperature", "top_p", "top_k", "seed", "stop", "presence_penalty", "frequency_penalty"}
+)
 
 
-def parameters_of(options: dict[str, Any] | None) -> dict[str, Any]:
-    """Ollama ``options`` a client may set for its conversation, as model parameters."""
+def parameters_of(options: dict[str, Any] | None, format: Any = None) -> dict[str, Any]:
+    """Ollama ``options`` and ``format`` a client may set, as model parameters.
+
+    Raises:
+        Problem: 400, a ``format`` that is neither ``"json"`` nor a JSON Schema object.
+    """
     options = options or {}
-    out = {_OPTIONS[k]: v for k, v in options.items() if k in _OPTIONS and v is not None}
+    out = {k: v for k, v in options.items() if k in _OPTIONS and v is not None}
     if isinstance(options.get("num_predict"), int) and options["num_predict"] > 0:
         out["max_tokens"] = options["num_predict"]
+    if format == "json":
+        out["response_format"] = {"type": "json_object"}
+    elif isinstance(format, dict):
+        schema = {"name": "answer", "schema": format}
+        out["response_format"] = {"type": "json_schema", "json_schema": schema}
+    elif format not in (None, ""):
+        raise Problem(
+            400,
+            f'format {format!r} is not supported: send "json" or a JSON Schema object, '
+            "or leave it out for free text",
+        )
     return out
 
 
@@ -134,7 +154,25 @@ def now() -> str:
 
 
 def _done_reason(answer: Answer) -> str:
+    """``stop``; ``length`` for an answer cut off at num_predict, or at max_steps."""
     return "stop" if answer.stop_reason == "answer" else "length"
+
+
+def _counts(answer: Answer, *, seconds: float) -> dict[str, int]:
+    """The final line's token counts and durations (ns) over all the model's calls.
+
+    ``total_duration`` is the whole conversation, tool calls included; nothing is
+    loaded per request, so ``load_duration`` is 0.
+    """
+    usage = answer.usage
+    return {
+        "total_duration": int(seconds * 1e9),
+        "load_duration": 0,
+        "prompt_eval_count": usage.prompt_tokens,
+        "prompt_eval_duration": int(usage.prompt_seconds * 1e9),
+        "eval_count": usage.completion_tokens,
+        "eval_duration": int(usage.completion_seconds * 1e9),
+    }
 
 
 def _piece(kind: Literal["chat", "generate"], text: str) -> dict[str, Any]:
@@ -161,6 +199,7 @@ def reply(
         "total_duration": int((time.perf_counter() - began) * 1e9),
     }
     if answer is not None:
+        body.update(_counts(answer, seconds=time.perf_counter() - began))
         body["brainjar"] = {"steps": answer.steps, "stop_reason": answer.stop_reason}
         if activity is not None:
             body["brainjar"]["activity"] = activity
@@ -168,7 +207,11 @@ def reply(
 
 
 class OllamaStream:
-    """Ollama's NDJSON stream for ``/api/chat`` or ``/api/generate``."""
+    """Ollama's NDJSON stream for ``/api/chat`` or ``/api/generate``.
+
+    The text lines are the loop's text deltas, which join to the answer's text;
+    the last line has ``done: true``, the counts and the durations.
+    """
 
     media_type = "application/x-ndjson"
 
@@ -176,7 +219,7 @@ class OllamaStream:
         self.kind = kind
         self.model = model
         self._began = time.perf_counter()
-        self._step_text = ""
+        self._streamed = ""  # the text sent so far
 
     def _line(self, body: dict[str, Any]) -> bytes:
         return json.dumps(body, ensure_ascii=False).encode() + b"\n"
@@ -190,19 +233,18 @@ class OllamaStream:
 
     def event(self, event: Event) -> bytes:
         if isinstance(event, TextDelta):
-            self._step_text += event.text
+            self._streamed += event.text
             return self._partial(event.text)
         if isinstance(event, StepStarted):
-            self._step_text = ""
             return b""
         if (record := activity_of(event)) is not None:
             return self._partial("", brainjar=record)
         if not isinstance(event, Answer):
             return b""
         out = b""
-        text, streamed = event.text, self._step_text
-        if text and text != streamed:  # a model client that does not stream text
-            out += self._partial(text[len(streamed) :] if text.startswith(streamed) else text)
+        text, streamed = event.text, self._streamed
+        if len(text) > len(streamed) and text.startswith(streamed):  # not all of it streamed
+            out += self._partial(text[len(streamed) :])
         final = reply(self.kind, self.model, event, began=self._began)
         final.update(_piece(self.kind, ""))
         return out + self._line(final)

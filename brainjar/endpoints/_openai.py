@@ -103,20 +103,23 @@ def _app(state: EndpointState) -> ASGIApp:
                 code="client_tools_not_supported",
                 param="tools",
             )
+        parameters = body.parameters()
         if body.stream:
             chunks = request.headers.get(ACTIVITY_HEADER, "").lower() == "chunks"
-            stream = OpenAIStream(jar.name, activity_chunks=chunks)
+            stream = OpenAIStream(
+                jar.name, activity_chunks=chunks, include_usage=body.include_usage
+            )
             return ConversationResponse(
                 state,
                 to_messages(body),
-                parameters=body.parameters(),
+                parameters=parameters,
                 errors=error_body,
                 stream=stream,
             )
         return ConversationResponse(
             state,
             to_messages(body),
-            parameters=body.parameters(),
+            parameters=parameters,
             errors=error_body,
             whole=lambda answer, activity: completion(jar.name, answer, activity),
         )

@@ -2,7 +2,8 @@
 
 Requests are validated with pydantic; fields OpenAI defines that a jar has no
 use for (``user``, ``logprobs``, ``metadata``...) are accepted and ignored, so
-every client that talks to OpenAI talks to a jar.
+every client that talks to OpenAI talks to a jar. What is honoured, ignored and
+refused is listed in the README's endpoint section.
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ from brainjar.runtime._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from brainjar.runtime._messages import Message
+from brainjar.runtime._messages import Message, Usage
 
 from ._conversation import activity_of
 from ._http import Problem
 
-__all__ = ["ChatRequest", "OpenAIStream", "completion", "error_body", "to_messages"]
+__all__ = [
+    "ChatRequest",
+    "OpenAIStream",
+    "completion",
+    "error_body",
+    "response_format",
+    "to_messages",
+    "usage_body",
+]
 
 
 class _Loose(BaseModel):
@@ -83,17 +92,66 @@ class ChatRequest(_Loose):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
     seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    response_format: dict[str, Any] | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        """Whether a streamed reply ends with a chunk that carries the usage."""
+        return self.stream_options is not None and self.stream_options.include_usage
 
     def parameters(self) -> dict[str, Any]:
-        """The model parameters a client may set for its conversation."""
+        """The model parameters a client may set for its conversation.
+
+        Raises:
+            Problem: 400, a ``response_format`` the jar cannot honour.
+        """
         given = {
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_tokens": self.max_completion_tokens or self.max_tokens,
             "stop": self.stop,
             "seed": self.seed,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+            "response_format": response_format(self.response_format),
         }
         return {k: v for k, v in given.items() if v is not None}
+
+
+def response_format(given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ``response_format`` the final answer follows; None for free text.
+
+    Raises:
+        Problem: 400, a type other than ``text``, ``json_object`` and
+            ``json_schema``, or a ``json_schema`` without a schema object.
+    """
+    if given is None:
+        return None
+    kind = given.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema":
+        spec = given.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict):
+            raise Problem(
+                400,
+                "response_format.json_schema.schema must be a JSON Schema object, e.g. "
+                '{"type": "json_schema", "json_schema": {"name": "answer", "schema": '
+                '{"type": "object", ...}}}',
+                param="response_format",
+            )
+        keep = {k: spec[k] for k in ("name", "schema", "strict", "description") if k in spec}
+        return {"type": "json_schema", "json_schema": keep}
+    raise Problem(
+        400,
+        f"response_format.type {kind!r} is not supported: a jar's answer can follow "
+        "'text', 'json_object' or 'json_schema'",
+        param="response_format",
+    )
 
 
 def to_messages(request: ChatRequest) -> list[Message]:
@@ -120,11 +178,21 @@ def error_body(problem: Problem) -> dict[str, Any]:
 
 
 def _finish_reason(answer: Answer) -> str:
+    """``stop``; ``length`` for an answer cut off at max_tokens, or at max_steps."""
     return "stop" if answer.stop_reason == "answer" else "length"
 
 
 def _summary(answer: Answer) -> dict[str, Any]:
     return {"steps": answer.steps, "stop_reason": answer.stop_reason}
+
+
+def usage_body(usage: Usage) -> dict[str, int]:
+    """The usage of all the conversation's model calls, in OpenAI's layout."""
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
 
 
 def completion(model: str, answer: Answer, activity: list[dict[str, Any]]) -> dict[str, Any]:
@@ -142,6 +210,7 @@ def completion(model: str, answer: Answer, activity: list[dict[str, Any]]) -> di
                 "finish_reason": _finish_reason(answer),
             }
         ],
+        "usage": usage_body(answer.usage),
         "brainjar": {**_summary(answer), "activity": activity},
     }
 
@@ -149,21 +218,25 @@ def completion(model: str, answer: Answer, activity: list[dict[str, Any]]) -> di
 class OpenAIStream:
     """``chat.completion.chunk`` server-sent events.
 
-    The answer streams as ``delta.content``. Tool activity goes out as SSE comment
-    lines (``: brainjar {...}``) that every SSE client skips, and, when the client
-    asked with ``x-brainjar-activity: chunks``, also as chunks with no choices and
-    a ``brainjar`` field.
+    The answer streams as ``delta.content``: the loop's text deltas, which join
+    to the answer's text. Tool activity goes out as SSE comment lines
+    (``: brainjar {...}``) that every SSE client skips, and, when the client asked
+    with ``x-brainjar-activity: chunks``, also as chunks with no choices and a
+    ``brainjar`` field. With ``include_usage``, every chunk has ``usage: null``
+    and a last chunk with no choices carries the usage, as OpenAI sends it.
     """
 
     media_type = "text/event-stream; charset=utf-8"
 
-    def __init__(self, model: str, *, activity_chunks: bool = False) -> None:
+    def __init__(
+        self, model: str, *, activity_chunks: bool = False, include_usage: bool = False
+    ) -> None:
         self.model = model
         self.activity_chunks = activity_chunks
+        self.include_usage = include_usage
         self._id = _new_id()
         self._created = int(time.time())
-        self._said = False  # some text went out already
-        self._step_text = ""
+        self._streamed = ""  # the text sent so far
 
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
         body = {
@@ -172,17 +245,14 @@ class OpenAIStream:
             "created": self._created,
             "model": self.model,
             "choices": choices,
+            **({"usage": None} if self.include_usage else {}),
             **extra,
         }
         return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
 
     def _text(self, text: str) -> bytes:
-        sent = text
-        if not self._step_text and self._said:
-            sent = "\n\n" + text  # text of an earlier step (said along with tool calls) came first
-        self._step_text += text
-        self._said = True
-        return self._chunk([{"index": 0, "delta": {"content": sent}, "finish_reason": None}])
+        self._streamed += text
+        return self._chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}])
 
     def head(self) -> bytes:
         delta = {"role": "assistant", "content": ""}
@@ -190,7 +260,6 @@ class OpenAIStream:
 
     def event(self, event: Event) -> bytes:
         if isinstance(event, StepStarted):
-            self._step_text = ""
             return b""
         if isinstance(event, TextDelta):
             return self._text(event.text)
@@ -202,12 +271,13 @@ class OpenAIStream:
             return out
         assert isinstance(event, Answer)
         out = b""
-        # A model client that does not stream text gives it only in the answer.
-        text, streamed = event.text, self._step_text
-        if text and text != streamed:
-            out += self._text(text[len(streamed) :] if text.startswith(streamed) else text)
+        text, streamed = event.text, self._streamed
+        if len(text) > len(streamed) and text.startswith(streamed):  # not all of it streamed
+            out += self._text(text[len(streamed) :])
         finish = {"index": 0, "delta": {}, "finish_reason": _finish_reason(event)}
         out += self._chunk([finish], brainjar=_summary(event))
+        if self.include_usage:
+            out += self._chunk([], usage=usage_body(event.usage))
         return out + b"data: [DONE]\n\n"
 
     def failure(self, problem: Problem) -> bytes:

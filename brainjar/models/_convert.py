@@ -11,8 +11,10 @@ from brainjar.runtime._messages import Message, ToolSpec
 
 __all__ = [
     "OPENAI_PARAMETERS",
+    "llama_cpp_response_format",
     "new_call_id",
     "ollama_arguments",
+    "ollama_format",
     "ollama_messages",
     "ollama_options",
     "openai_messages",
@@ -116,19 +118,52 @@ def ollama_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
+def _schema_of(response_format: Mapping[str, Any]) -> Any:
+    """The JSON Schema of a ``json_schema`` response format, or None."""
+    spec = response_format.get("json_schema")
+    return spec.get("schema") if isinstance(spec, Mapping) else None
+
+
+def llama_cpp_response_format(response_format: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``response_format`` as llama-cpp-python's server takes it.
+
+    It knows ``text`` and ``json_object``, the latter with an optional ``schema``
+    that it turns into a grammar; ``json_schema`` becomes that.
+    """
+    if response_format.get("type") != "json_schema":
+        return dict(response_format)
+    schema = _schema_of(response_format)
+    return {"type": "json_object", **({"schema": schema} if schema is not None else {})}
+
+
+def ollama_format(response_format: Mapping[str, Any]) -> str | dict[str, Any] | None:
+    """OpenAI's ``response_format`` as Ollama's ``format``: ``"json"``, a schema, or None."""
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        schema = _schema_of(response_format)
+        return dict(schema) if isinstance(schema, Mapping) else "json"
+    return None
+
+
 def ollama_options(parameters: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Splits ``parameters`` into Ollama's ``options`` and its other request fields.
 
     ``max_tokens`` becomes ``num_predict``; ``tool_choice`` is dropped (Ollama has
-    none); ``format``, ``keep_alive`` and ``think`` are request fields; everything
-    else (temperature, top_p, top_k, seed, num_ctx, stop, ...) is an option.
+    none); ``response_format`` becomes ``format``; ``format``, ``keep_alive`` and
+    ``think`` are request fields; everything else (temperature, top_p, top_k,
+    seed, num_ctx, stop, ...) is an option.
     """
     options: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     for key, value in parameters.items():
         if key == "tool_choice":
             continue
-        if key in _OLLAMA_TOP_LEVEL:
+        if key == "response_format":
+            if isinstance(value, Mapping) and (shape := ollama_format(value)) is not None:
+                fields["format"] = shape
+        elif key in _OLLAMA_TOP_LEVEL:
             fields[key] = value
         else:
             options[_OLLAMA_RENAMED.get(key, key)] = value

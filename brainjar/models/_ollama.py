@@ -108,6 +108,8 @@ class OllamaClient:
                     usage = Usage(
                         prompt_tokens=part.prompt_eval_count or 0,
                         completion_tokens=part.eval_count or 0,
+                        prompt_seconds=(part.prompt_eval_duration or 0) / 1e9,
+                        completion_seconds=(part.eval_duration or 0) / 1e9,
                     )
         except _ERRORS as exc:
             raise self._error(exc) from exc

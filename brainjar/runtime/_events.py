@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+
+from ._messages import Usage
 
 __all__ = [
     "Answer",
@@ -28,7 +30,11 @@ FailureKind = Literal[
 ]
 
 # A model failure or a cancellation raises instead of answering, so they have no reason here.
-StopReason = Literal["answer", "max_steps"]
+StopReason = Literal[
+    "answer",  # the model answered
+    "length",  # the model's answer was cut off at its token limit (max_tokens)
+    "max_steps",  # the loop reached max_steps while the model still called tools
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,12 +89,26 @@ class ToolCallFailed:
 
 @dataclass(frozen=True, kw_only=True)
 class Answer:
-    """The conversation's end: the answer text and why the loop stopped."""
+    """The conversation's end: the answer text and why the loop stopped.
+
+    Attributes:
+        text: what every step of the model said, steps separated by a blank line
+            (with a response format: the formatted final answer alone); the text
+            deltas of the conversation join to it.
+        steps: how many times the model was asked.
+        stop_reason: why the loop stopped.
+        finish_reason: the model server's own reason for its last reply
+            (``stop``, ``length``, ``tool_calls``...), where it gave one.
+        usage: the tokens (and time) of all the conversation's model calls.
+        transcript: the transcript file, if one was kept.
+    """
 
     type: ClassVar[str] = "answer"
     text: str
     steps: int
     stop_reason: StopReason
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
     transcript: str | None = None
 
     def __str__(self) -> str:

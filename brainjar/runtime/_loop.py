@@ -8,6 +8,7 @@ reads; only the model failing ends the conversation with an error.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
@@ -32,7 +33,8 @@ from ._events import (
     ToolCallStarted,
     event_to_dict,
 )
-from ._messages import Message, ModelResponse, ModelTextDelta, ToolCall
+from ._messages import Message, ModelResponse, ModelTextDelta, ToolCall, Usage
+from ._said import Said
 from ._transcript import Transcript
 
 __all__ = ["LoopSettings", "run_conversation"]
@@ -51,11 +53,28 @@ class LoopSettings:
     tool_choice: str = "auto"
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
-    def step_parameters(self, *, called_tools: bool) -> Mapping[str, Any]:
-        """The model parameters of one step: ``tool_choice`` holds until a tool was called."""
-        if called_tools or self.tool_choice == "auto":
-            return self.parameters
-        return {**self.parameters, "tool_choice": self.tool_choice}
+    @property
+    def answer_format(self) -> Mapping[str, Any] | None:
+        """The ``response_format`` the final answer must follow, or None for free text."""
+        given = self.parameters.get("response_format")
+        if isinstance(given, Mapping) and given.get("type", "text") != "text":
+            return given
+        return None
+
+    def step_parameters(self, *, called_tools: bool, formatted: bool = False) -> Mapping[str, Any]:
+        """The model parameters of one step.
+
+        ``tool_choice`` holds until a tool was called; ``response_format`` goes only
+        to the step that asks for the formatted answer (``formatted``), never to one
+        that may call tools: a backend that constrains its output to the format
+        could not call them.
+        """
+        out = {k: v for k, v in self.parameters.items() if k != "response_format"}
+        if formatted:
+            out["response_format"] = self.parameters["response_format"]
+        elif not called_tools and self.tool_choice != "auto":
+            out["tool_choice"] = self.tool_choice
+        return out
 
     @property
     def policy(self) -> ToolPolicy:
@@ -74,6 +93,13 @@ async def run_conversation(
 ) -> Answer:
     """Runs the loop until the model answers or ``max_steps`` is reached.
 
+    The answer is what every step said, steps separated by a blank line. With a
+    ``response_format`` in the parameters, the steps that may call tools are asked
+    without it and say nothing to the client; once the model answers without a
+    tool call, that draft is set aside and the model is asked once more, with no
+    tools and the format, and that reply alone is the answer (one more step,
+    which may go past ``max_steps``).
+
     Args:
         client: the model.
         tools: called before each step for the tools offered now.
@@ -88,51 +114,89 @@ async def run_conversation(
     record = transcript.write if transcript is not None else (lambda _r: None)
     for message in messages:
         record({"type": "message", **message.to_dict()})
-    last_text = ""
+    said = Said()
+    usage = Usage()
+    finish: str | None = None
+    answer_format = settings.answer_format
+    formatting = False  # the model is done with tools: ask for the answer in the format
     called_tools = False
-    for step in range(1, settings.max_steps + 1):
-        offered = {t.name: t for t in tools()}
+    step = 0
+    while True:
+        step += 1
+        offered = {} if formatting else {t.name: t for t in tools()}
+        formatted = answer_format is not None and not offered
         await emit(StepStarted(step=step, tools=len(offered)))
-        response: ModelResponse | None = None
-        stream = client.stream(
+        response = await _ask(
+            client,
             messages,
-            tools=[t.spec for t in offered.values()],
-            parameters=settings.step_parameters(called_tools=called_tools),
+            offered,
+            parameters=settings.step_parameters(called_tools=called_tools, formatted=formatted),
+            emit=emit,
+            said=said if answer_format is None or formatted else None,
         )
-        # Closed however the step ends (cancelled too), so the client's HTTP response goes back.
-        async with aclosing(stream) as chunks:
-            async for chunk in chunks:
-                if isinstance(chunk, ModelTextDelta):
-                    if chunk.text:
-                        await emit(TextDelta(text=chunk.text))
-                else:
-                    response = chunk
-        assert response is not None, "a ModelClient must end its stream with a ModelResponse"
+        usage += response.usage
+        finish = response.finish_reason
         reply = response.message
+        detail = {"finish_reason": finish, "usage": dataclasses.asdict(response.usage)}
+        if answer_format is not None and not formatted and not reply.tool_calls:
+            record({"type": "draft_answer", **reply.to_dict(), **detail})
+            formatting = True
+            continue
         messages.append(reply)
-        record({"type": "message", **reply.to_dict()})
-        last_text = reply.content
+        record({"type": "message", **reply.to_dict(), **detail})
         if not reply.tool_calls:
-            return await _finish(emit, transcript, text=reply.content, steps=step, reason="answer")
+            reason: StopReason = "length" if finish == "length" else "answer"
+            break
         called_tools = True
         results = await _run_calls(
             reply.tool_calls, offered, settings=settings, emit=emit, record=record
         )
         messages.extend(results)
-    return await _finish(
-        emit, transcript, text=last_text, steps=settings.max_steps, reason="max_steps"
-    )
-
-
-async def _finish(
-    emit: Emit, transcript: Transcript | None, *, text: str, steps: int, reason: StopReason
-) -> Answer:
+        if step >= settings.max_steps:
+            reason = "max_steps"
+            break
     path = str(transcript.path) if transcript is not None else None
-    answer = Answer(text=text, steps=steps, stop_reason=reason, transcript=path)
-    if transcript is not None:
-        transcript.write(event_to_dict(answer))
+    answer = Answer(
+        text=said.text,
+        steps=step,
+        stop_reason=reason,
+        finish_reason=finish,
+        usage=usage,
+        transcript=path,
+    )
+    record(event_to_dict(answer))
     await emit(answer)
     return answer
+
+
+async def _ask(
+    client: ModelClient,
+    messages: Sequence[Message],
+    offered: Mapping[str, Tool],
+    *,
+    parameters: Mapping[str, Any],
+    emit: Emit,
+    said: Said | None,
+) -> ModelResponse:
+    """Asks the model for one step; its text streams through ``said`` (None: silent)."""
+    response: ModelResponse | None = None
+    if said is not None:
+        said.start_step()
+    stream = client.stream(
+        messages, tools=[t.spec for t in offered.values()], parameters=parameters
+    )
+    # Closed however the step ends (cancelled too), so the client's HTTP response goes back.
+    async with aclosing(stream) as chunks:
+        async for chunk in chunks:
+            if isinstance(chunk, ModelTextDelta):
+                if said is not None and (text := said.delta(chunk.text)):
+                    await emit(TextDelta(text=text))
+            else:
+                response = chunk
+    assert response is not None, "a ModelClient must end its stream with a ModelResponse"
+    if said is not None and (text := said.end_step(response.message.content)):
+        await emit(TextDelta(text=text))
+    return response
 
 
 async def _run_calls(

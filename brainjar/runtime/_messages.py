@@ -107,10 +107,34 @@ def _arguments_text(arguments: Any) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Usage:
-    """Token counts of one model response, where the server reports them."""
+    """What model calls cost, where the server reports it; ``+`` sums two.
+
+    Attributes:
+        prompt_tokens: tokens the model read.
+        completion_tokens: tokens the model wrote.
+        prompt_seconds: time spent reading the prompt (the server's figure, or the
+            time to the first streamed piece).
+        completion_seconds: time spent writing (the server's figure, or the time
+            from the first streamed piece to the last).
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prompt_seconds: float = 0.0
+    completion_seconds: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens read and written."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            prompt_seconds=self.prompt_seconds + other.prompt_seconds,
+            completion_seconds=self.completion_seconds + other.completion_seconds,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -177,8 +177,10 @@ def _response(step: Reply | CallTools, request: FunctionRequest) -> ModelRespons
         )
     prompt = sum(len(m.content.split()) for m in request.messages)
     completion = len(step.text.split()) + sum(1 + len(c.arguments.split()) for c in tool_calls)
+    if step.usage is not None:
+        prompt, completion = step.usage
     return ModelResponse(
         message=Message(role="assistant", content=step.text, tool_calls=tool_calls),
-        finish_reason="tool_calls" if tool_calls else "stop",
+        finish_reason="tool_calls" if isinstance(step, CallTools) else step.finish_reason,
         usage=Usage(prompt_tokens=prompt, completion_tokens=max(completion, 1)),
     )

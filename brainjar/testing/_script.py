@@ -39,11 +39,16 @@ class Reply:
         text: the answer.
         delay: seconds to wait before answering.
         chunks: how many deltas a streamed answer is split into; ``None``: one per word.
+        finish_reason: ``stop``, or ``length`` for an answer cut off at max_tokens
+            (Ollama's ``done_reason``).
+        usage: (prompt, completion) tokens reported; ``None``: word counts.
     """
 
     text: str
     delay: float = 0.0
     chunks: int | None = None
+    finish_reason: Literal["stop", "length"] = "stop"
+    usage: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,11 +95,13 @@ class CallTools:
         calls: the calls, in order.
         text: text sent along with the calls (most models send none).
         delay: seconds to wait before answering.
+        usage: (prompt, completion) tokens reported; ``None``: word counts.
     """
 
     calls: tuple[ScriptedCall, ...]
     text: str = ""
     delay: float = 0.0
+    usage: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,9 +122,20 @@ class Fail:
 Step = Reply | CallTools | Fail
 
 
-def reply(text: str, *, delay: float = 0.0, chunks: int | None = None) -> Reply:
-    """A text answer, streamed in ``chunks`` deltas (default: one per word)."""
-    return Reply(text=text, delay=delay, chunks=chunks)
+def reply(
+    text: str,
+    *,
+    delay: float = 0.0,
+    chunks: int | None = None,
+    finish_reason: Literal["stop", "length"] = "stop",
+    usage: tuple[int, int] | None = None,
+) -> Reply:
+    """A text answer, streamed in ``chunks`` deltas (default: one per word).
+
+    ``finish_reason="length"`` reports it cut off at max_tokens; ``usage`` sets the
+    (prompt, completion) tokens reported instead of word counts.
+    """
+    return Reply(text=text, delay=delay, chunks=chunks, finish_reason=finish_reason, usage=usage)
 
 
 def call(
@@ -132,14 +150,19 @@ def call(
     return CallTools(calls=(ScriptedCall(name=name, arguments=args, id=id),), delay=delay)
 
 
-def calls(*steps: CallTools | ScriptedCall, text: str = "", delay: float = 0.0) -> CallTools:
+def calls(
+    *steps: CallTools | ScriptedCall,
+    text: str = "",
+    delay: float = 0.0,
+    usage: tuple[int, int] | None = None,
+) -> CallTools:
     """A turn with several tool calls: ``calls(call("a", {...}), call("b", {...}))``."""
     found: list[ScriptedCall] = []
     for step in steps:
         found.extend(step.calls if isinstance(step, CallTools) else (step,))
     if not found:
         raise ValueError("calls() needs at least one call")
-    return CallTools(calls=tuple(found), text=text, delay=delay)
+    return CallTools(calls=tuple(found), text=text, delay=delay, usage=usage)
 
 
 def fail(status: int = 500, message: str = "scripted failure", *, delay: float = 0.0) -> Fail:

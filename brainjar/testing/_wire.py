@@ -52,7 +52,13 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _finish(step: Answer) -> str:
+    return "tool_calls" if isinstance(step, CallTools) else step.finish_reason
+
+
 def _usage(step: Answer, request: ScriptedRequest) -> tuple[int, int]:
+    if step.usage is not None:
+        return step.usage
     prompt = sum(_words(str(m.get("content") or "")) for m in request.messages)
     completion = _words(_text(step))
     if isinstance(step, CallTools):
@@ -95,10 +101,9 @@ def _openai_usage(step: Answer, request: ScriptedRequest) -> dict[str, int]:
 def openai_completion(step: Answer, request: ScriptedRequest, *, model: str) -> dict[str, Any]:
     """A whole ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": _text(step) or None}
-    finish = "stop"
+    finish = _finish(step)
     if isinstance(step, CallTools):
         message["tool_calls"] = _openai_calls(step, request)
-        finish = "tool_calls"
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
@@ -131,9 +136,8 @@ def openai_chunks(
     yield chunk({"role": "assistant", "content": ""})
     for piece in split_text(_text(step), _chunks(step)):
         yield chunk({"content": piece})
-    finish = "stop"
+    finish = _finish(step)
     if isinstance(step, CallTools):
-        finish = "tool_calls"
         for i, item in enumerate(_openai_calls(step, request)):
             arguments = item["function"]["arguments"]
             head = {**item, "index": i, "function": {"name": item["function"]["name"]}}
@@ -173,7 +177,7 @@ def _ollama_done(step: Answer, request: ScriptedRequest, *, model: str) -> dict[
         "created_at": _created_at(),
         "message": {"role": "assistant", "content": ""},
         "done": True,
-        "done_reason": "stop",
+        "done_reason": "length" if _finish(step) == "length" else "stop",
         "total_duration": 0,
         "load_duration": 0,
         "prompt_eval_count": prompt,

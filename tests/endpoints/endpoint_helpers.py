@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,14 @@ from brainjar import Tool, ToolResult
 from brainjar.endpoints import HttpEndpoint, HttpSettings, ollama_endpoint, openai_endpoint
 from brainjar.jar._jar import Jar
 from brainjar.protocols import ToolSource
-from brainjar.testing import ScriptedModel, ScriptedModelServer, Step, call, reply
+from brainjar.testing import (
+    ScriptedModel,
+    ScriptedModelServer,
+    ScriptedRequest,
+    Step,
+    call,
+    reply,
+)
 from brainjar.tools._toolset import StaticSource
 
 # One tool call, then the answer: what every client below should see the jar do.
@@ -63,7 +70,7 @@ class Served:
 @asynccontextmanager
 async def served(
     tmp_path: Path,
-    script: Sequence[Step] = ADD_THEN_ANSWER,
+    script: Sequence[Step] | Callable[[ScriptedRequest], Step] = ADD_THEN_ANSWER,
     *,
     kind: str = "openai",
     repeat: bool = False,

@@ -7,6 +7,7 @@ tool on the server, the loop ended, a client got text), not the words.
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import anyio
@@ -61,3 +62,54 @@ async def test_openai_and_ollama_clients_get_answers_from_the_real_model_jar(
                 ["max_steps"],
             )
         tg.cancel_scope.cancel()
+
+
+SHAPER = """\
+apiVersion: brainjar.dev/v1
+kind: Jar
+metadata: {name: shaper}
+spec:
+  model:
+    backend: llama-cpp
+    weights: smollm2-135m
+    parameters: {temperature: 0, max_tokens: 48}
+  loop: {transcripts: false}
+"""
+
+
+@pytest.mark.model
+async def test_llama_cpp_answers_in_the_json_schema_a_client_asked_for(tmp_path: Path) -> None:
+    # llama-cpp-python takes the schema as {"type": "json_object", "schema": ...} and
+    # compiles it to a grammar; a 135M model left free would not write this JSON.
+    schema = {
+        "type": "object",
+        "properties": {"sum": {"type": "integer"}},
+        "required": ["sum"],
+        "additionalProperties": False,
+    }
+    shape = {"type": "json_schema", "json_schema": {"name": "sum", "schema": schema}}
+    question = [{"role": "user", "content": "What is 2 + 3?"}]
+    path = tmp_path / "shaper.yaml"
+    path.write_text(SHAPER)
+    async with Jar.load(path) as jar, anyio.create_task_group() as tg:
+        with anyio.fail_after(RUN_LIMIT):
+            url = await tg.start(openai_endpoint(HttpSettings(port=0)).serve, jar)
+            host = await tg.start(ollama_endpoint(HttpSettings(port=0)).serve, jar)
+            async with openai.AsyncOpenAI(base_url=url, api_key="-", max_retries=0) as client:
+                done = await client.chat.completions.create(
+                    model="shaper",
+                    messages=question,  # type: ignore[arg-type]
+                    response_format=shape,  # type: ignore[arg-type]
+                )
+            chat = ollama.AsyncClient(host=host)
+            try:
+                whole = await chat.chat("shaper", messages=question, format="json", stream=False)
+            finally:
+                await chat.close()
+        tg.cancel_scope.cancel()
+    answer = json.loads(done.choices[0].message.content or "")
+    assert list(answer) == ["sum"] and isinstance(answer["sum"], int)
+    # llama-cpp-python's server sends no usage in streams: the counts are there, and 0.
+    assert done.usage is not None and done.choices[0].finish_reason == "stop"
+    assert isinstance(json.loads(whole.message.content or ""), dict | list)
+    assert whole.done_reason == "stop" and whole.eval_count is not None

@@ -11,7 +11,7 @@ from client_support import USER, turn
 
 from brainjar import Message, ModelClient, ModelError, ToolCall
 from brainjar.models._ollama import OllamaClient
-from brainjar.testing import ScriptedModelServer, call, calls, fail, reply
+from brainjar.testing import ScriptedModel, ScriptedModelServer, call, calls, fail, reply
 
 
 def _client(server: ScriptedModelServer, **kwargs: Any) -> OllamaClient:
@@ -157,3 +157,23 @@ async def test_unreadable_arguments_and_timeouts_become_model_errors() -> None:
                 await turn(client, [*USER, Message(role="assistant", content="x")])
         finally:
             await client.aclose()
+
+
+async def test_a_response_format_becomes_format_and_counts_are_read() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    json_schema = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}}
+    script = ScriptedModel([reply("{}", finish_reason="length", usage=(4, 2))], repeat=True)
+    async with ScriptedModelServer(script) as server:
+        client = _client(server)
+        try:
+            json_object = {"response_format": {"type": "json_object"}}
+            _, cut = await turn(client, tools=(), parameters=json_object)
+            await turn(client, tools=(), parameters={"response_format": json_schema})
+            await turn(client, tools=(), parameters={"response_format": {"type": "text"}})
+        finally:
+            await client.aclose()
+    first, second, text = (r.body for r in server.requests)
+    assert first["format"] == "json" and second["format"] == schema and "format" not in text
+    assert all("response_format" not in (r.get("options") or {}) for r in (first, second, text))
+    assert cut.finish_reason == "length"
+    assert (cut.usage.prompt_tokens, cut.usage.completion_tokens) == (4, 2)

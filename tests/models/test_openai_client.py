@@ -10,7 +10,7 @@ from client_support import ADD, USER, turn
 
 from brainjar import Message, ModelClient, ModelError, ToolCall
 from brainjar.models._openai import OpenAIClient
-from brainjar.testing import ScriptedModelServer, call, calls, fail, reply
+from brainjar.testing import ScriptedModel, ScriptedModelServer, call, calls, fail, reply
 
 
 def _client(server: ScriptedModelServer, **kwargs: Any) -> OpenAIClient:
@@ -163,3 +163,23 @@ async def test_exhausted_script_and_timeout_become_model_errors() -> None:
                 await turn(client, [*USER, Message(role="assistant", content="x")])
         finally:
             await client.aclose()
+
+
+async def test_usage_and_a_cut_off_answer_are_read_and_llama_cpp_gets_its_schema() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    json_schema = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}}
+    script = ScriptedModel([reply("cut o", finish_reason="length", usage=(7, 3))], repeat=True)
+    async with ScriptedModelServer(script) as server:
+        plain, llama = _client(server), _client(server, dialect="llama-cpp")
+        try:
+            _, cut = await turn(plain, tools=(), parameters={"response_format": json_schema})
+            await turn(llama, tools=(), parameters={"response_format": json_schema})
+        finally:
+            await plain.aclose()
+            await llama.aclose()
+    assert cut.finish_reason == "length"
+    assert (cut.usage.prompt_tokens, cut.usage.completion_tokens) == (7, 3)
+    sent_plain, sent_llama = (r.body["response_format"] for r in server.requests)
+    assert sent_plain == json_schema
+    # llama-cpp-python's server knows json_object with a schema, not json_schema.
+    assert sent_llama == {"type": "json_object", "schema": schema}
