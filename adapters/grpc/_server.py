@@ -2,7 +2,14 @@
 
 The tools come from a function read at every request, so a jar's or a tool
 service's live tool set is what callers see. ``grpc.health.v1`` is served too,
-without a token: it says only whether the service is up.
+without a token: it says only whether the service is up. Server reflection
+(``grpc.reflection.v1alpha``) describes both services, also without a token (it
+holds only the published .proto, never the tools), so grpcurl and grpcui need
+no .proto file.
+
+Stopping: health turns NOT_SERVING, new calls are refused, calls in flight get
+the grace period; one still running after it ends with UNAVAILABLE and a message,
+not a dropped connection.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import grpc
 from anyio.abc import TaskStatus
 from brainjar.adapters.grpc import tool_service_pb2 as pb
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from brainjar._errors import BadArguments, ToolError, TransportError
 from brainjar.protocols import ToolSource
@@ -32,12 +40,21 @@ log = logging.getLogger("brainjar.grpc")
 
 # How long a stopping server lets calls in flight finish, by default.
 STOP_GRACE = 5.0
+# After the grace, how long calls cut off get to send their UNAVAILABLE status.
+CUT_OFF_MARGIN = 1.0
 # The service's setting behind each limit a call can hit, for its error message.
 _SETTINGS = {
     "timeout": " (limits.call_timeout)",
     "max_argument_bytes": " (limits.max_argument_bytes)",
     "max_result_bytes": " (limits.max_result_bytes)",
 }
+# The services server reflection describes (reflection lists itself too).
+REFLECTED = (
+    SERVICE_NAME,
+    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+    reflection.SERVICE_NAME,
+)
+REFLECTION_METHOD = f"/{reflection.SERVICE_NAME}/ServerReflectionInfo"
 # Room for the message framing around the arguments' JSON.
 _ENVELOPE_BYTES = 4096
 
@@ -99,6 +116,8 @@ class ToolServer:
     _changed: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _stopping: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _in_flight: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _running: set[anyio.CancelScope] = field(default_factory=set, init=False, repr=False)
+    _idle: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _last_digest: str = field(default="", init=False, repr=False)
     source: ToolSource = field(init=False, repr=False)
 
@@ -126,6 +145,21 @@ class ToolServer:
     def stop_watchers(self) -> None:
         """Ends every WatchTools stream, so a graceful stop need not wait for them."""
         self._stopping.set()
+
+    @property
+    def running(self) -> int:
+        """How many tool calls run now."""
+        return len(self._running)
+
+    async def wait_idle(self) -> None:
+        """Returns once no tool call runs."""
+        while self._running:
+            await self._idle.wait()
+
+    def cut_off(self) -> None:
+        """Cancels the tool calls still running; each ends with UNAVAILABLE."""
+        for scope in list(self._running):
+            scope.cancel()
 
     async def Describe(
         self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -230,16 +264,30 @@ class ToolServer:
     async def _run(
         self, tool: Tool, arguments: dict[str, Any], context: grpc.aio.ServicerContext[Any, Any]
     ) -> ToolResult:
-        try:
-            return await apply_policy(tool, self.limits.policy).call(arguments)
-        except BadArguments as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except ToolError as exc:
-            if exc.code == "UNKNOWN":  # the tool failed: a result the caller's model reads
-                return ToolResult.error(str(exc))
-            setting = _SETTINGS.get(exc.limit or "", "")
+        with anyio.CancelScope() as scope:  # cancelled by cut_off, when a stop's grace ran out
+            if not self._running:
+                self._idle = anyio.Event()
+            self._running.add(scope)
+            try:
+                return await apply_policy(tool, self.limits.policy).call(arguments)
+            except BadArguments as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except ToolError as exc:
+                if exc.code == "UNKNOWN":  # the tool failed: a result the caller's model reads
+                    return ToolResult.error(str(exc))
+                setting = _SETTINGS.get(exc.limit or "", "")
+                await context.abort(
+                    getattr(grpc.StatusCode, exc.code), f"{exc} on {self.instance}{setting}"
+                )
+            finally:
+                self._running.discard(scope)
+                if not self._running:
+                    self._idle.set()
+        if scope.cancelled_caught:
             await context.abort(
-                getattr(grpc.StatusCode, exc.code), f"{exc} on {self.instance}{setting}"
+                grpc.StatusCode.UNAVAILABLE,
+                f"{self.instance} stopped before {tool.name} finished: the call outlived the "
+                "service's grace period for stopping; call it again once the service is back",
             )
         raise AssertionError  # abort raises; this tells the type checker
 
@@ -255,8 +303,10 @@ async def serve_grpc(
 ) -> None:
     """Serves ``server`` and gRPC health until cancelled; then stops gracefully.
 
-    On cancellation the watch streams end, new calls are refused, and calls in
-    flight get ``grace`` seconds to finish.
+    On cancellation health says NOT_SERVING, the watch streams end, new calls are
+    refused, and calls in flight get ``grace`` seconds to finish; those still
+    running then end with UNAVAILABLE. Server reflection lists and describes the
+    tool service and health.
 
     Args:
         server: the servicer.
@@ -277,7 +327,7 @@ async def serve_grpc(
             TokenInterceptor(
                 server.token,
                 instance=lambda: server.instance,
-                open_methods={f"/{SERVICE_NAME}/Describe"},
+                open_methods={f"/{SERVICE_NAME}/Describe", REFLECTION_METHOD},
             )
         )
     aio = grpc.aio.server(
@@ -291,6 +341,7 @@ async def serve_grpc(
     add_servicer(server, aio)
     checker = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, aio)
+    reflection.enable_server_reflection(REFLECTED, aio)
     address = f"{host}:{port}"
     try:
         if tls is None:
@@ -303,10 +354,10 @@ async def serve_grpc(
     if bound == 0:
         raise TransportError(f"gRPC cannot listen on {address}: is the port in use?")
     server.ports["grpc"] = bound
+    # Serving from the first call answered: "" is the whole server, as grpc-health-probe asks.
+    for name in ("", SERVICE_NAME):
+        await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
     await aio.start()
-    serving = health_pb2.HealthCheckResponse.SERVING
-    await checker.set("", serving)
-    await checker.set(SERVICE_NAME, serving)
     server.notify_if_changed()
     try:
         task_status.started(bound)
@@ -318,4 +369,22 @@ async def serve_grpc(
         with anyio.CancelScope(shield=True):
             server.stop_watchers()
             await checker.enter_graceful_shutdown()
-            await aio.stop(grace)
+            await _drain(server, aio, grace=grace)
+
+
+async def _drain(server: ToolServer, aio: grpc.aio.Server, *, grace: float) -> None:
+    """Refuses new calls, lets those in flight finish within ``grace``, cuts off the rest."""
+    async with anyio.create_task_group() as tg:
+        # stop() refuses new calls at once; it cancels what is left only after the margin,
+        # by when the calls cut off below have sent their status.
+        tg.start_soon(aio.stop, grace + CUT_OFF_MARGIN)
+        with anyio.move_on_after(grace):
+            await server.wait_idle()
+        if server.running:
+            log.warning(
+                "%s cuts off %d tool calls still running after its grace of %gs",
+                server.instance,
+                server.running,
+                grace,
+            )
+            server.cut_off()

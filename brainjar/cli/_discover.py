@@ -28,6 +28,7 @@ def _table(registry: Registry) -> Any:
     table = Table(
         "name",
         "status",
+        "trust",
         "address",
         "ports",
         "labels",
@@ -42,6 +43,7 @@ def _table(registry: Registry) -> Any:
         table.add_row(
             escape(row["name"]),
             f"[{colour}]{row['status']}[/]",
+            escape(row["trust"].partition(":")[0]),  # a refusal's reason is under "why"
             escape(f"{row['address']} ({row['origin']})"),
             escape(" ".join(f"{k}={v}" for k, v in sorted(row["ports"].items()))),
             escape(" ".join(f"{k}={v}" for k, v in sorted(row["labels"].items()))),

@@ -69,8 +69,9 @@ async def serve_endpoints(
 ) -> None:
     """Serves every endpoint of the jar until cancelled.
 
-    Cancelled, the HTTP endpoints drain: ``/readyz`` and new conversations get
-    503 while the conversations in flight finish, within ``grace``.
+    Cancelled, the endpoints drain within ``grace``: the HTTP ones answer 503 to
+    ``/readyz`` and new conversations while those in flight finish; the MCP and
+    gRPC ones refuse new calls and let those in flight finish.
 
     Args:
         jar: an open jar.
@@ -85,10 +86,15 @@ async def serve_endpoints(
     """
     from brainjar.endpoints import HttpEndpoint
 
+    from ._grpc import GrpcEndpoint as GrpcEndpointServer
+    from ._mcp import JarMcpEndpoint
+
     chosen = jar.manifest.spec.endpoints if entries is None else entries
     built = [build_endpoint(e, request_log=request_log) for e in chosen]
     for _, endpoint in built:
-        if grace is not None and isinstance(endpoint, HttpEndpoint):
+        if grace is not None and isinstance(
+            endpoint, HttpEndpoint | GrpcEndpointServer | JarMcpEndpoint
+        ):
             endpoint.grace = grace
     try:
         async with anyio.create_task_group() as tg:

@@ -9,6 +9,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from brainjar.adapters.grpc import ToolServer, serve_grpc
+from brainjar.adapters.grpc._server import STOP_GRACE
 from brainjar.manifest import GrpcEndpointConfig
 
 if TYPE_CHECKING:
@@ -18,10 +19,15 @@ __all__ = ["GrpcEndpoint", "grpc_endpoint"]
 
 
 class GrpcEndpoint:
-    """Serves a jar's live tool set as ``brainjar.v1.ToolService`` until cancelled."""
+    """Serves a jar's live tool set as ``brainjar.v1.ToolService`` until cancelled.
 
-    def __init__(self, config: GrpcEndpointConfig) -> None:
+    Cancelled, it refuses new calls and lets those in flight finish within ``grace``.
+    """
+
+    def __init__(self, config: GrpcEndpointConfig, *, grace: float | None = None) -> None:
         self.config = config
+        # Seconds calls in flight may take to finish once cancelled; None: STOP_GRACE.
+        self.grace = grace
 
     async def serve(self, jar: Jar, *, task_status: TaskStatus[str]) -> None:
         """Serves ``jar.tools()``; reports ``grpc://host:port`` once listening."""
@@ -32,8 +38,10 @@ class GrpcEndpoint:
             token=self.config.token,
         )
         host = self.config.host
+        grace = STOP_GRACE if self.grace is None else self.grace
+        serve = partial(serve_grpc, server, host=host, port=self.config.port, grace=grace)
         async with anyio.create_task_group() as tg:
-            port = await tg.start(partial(serve_grpc, server, host=host, port=self.config.port))
+            port = await tg.start(serve)
             task_status.started(f"grpc://{host}:{port}")
 
 

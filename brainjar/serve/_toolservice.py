@@ -3,7 +3,8 @@
 Start: open the tools, listen on gRPC (and MCP streamable HTTP), then announce.
 While running: when the tool list changes, watchers are told and the TXT record
 is announced anew. Stop (cancellation, SIGTERM, SIGINT): say goodbye on mDNS,
-refuse new calls, let calls in flight finish within ``stop_grace``, then close.
+refuse new calls, let calls in flight finish within the grace (``--grace``, by
+default ``stop_grace``), end those still running with an error, then close.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ async def serve_tools(
     *,
     base_dir: Path,
     on_event: Callable[[Event], None] = lambda event: None,
+    grace: float | None = None,
     task_status: TaskStatus[dict[str, int]] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves a ToolService until cancelled; reports its ports once announced.
@@ -55,6 +57,8 @@ async def serve_tools(
         manifest: what to serve.
         base_dir: the manifest's folder.
         on_event: gets ``listening``, ``announced``, ``tools``, ``goodbye``, ``stopped``.
+        grace: seconds calls in flight may take to finish once cancelled;
+            default: the manifest's ``stop_grace``.
         task_status: receives ``{"grpc": port, "mcp": port}`` when ready.
     """
     from brainjar.adapters.grpc import Limits, TlsFiles, ToolServer, serve_grpc
@@ -64,6 +68,7 @@ async def serve_tools(
     if spec.tls is not None:
         tls = TlsFiles(cert=spec.tls.cert.read_bytes(), key=spec.tls.key.read_bytes())
     lim = spec.limits
+    grace = spec.stop_grace if grace is None else grace
     toolset = ToolSet(build_sources(spec.tools, base_dir=base_dir))
     async with toolset:
         limits = Limits(
@@ -87,7 +92,7 @@ async def serve_tools(
                     host=spec.host,
                     port=spec.grpc.port,
                     tls=tls,
-                    grace=spec.stop_grace,
+                    grace=grace,
                 )
             )
             scheme = "grpcs" if tls else "grpc"
@@ -108,6 +113,7 @@ async def serve_tools(
                         version=manifest.metadata.version,
                         token=spec.token,
                         policy=limits.policy,
+                        grace=grace,
                     )
                 )
                 server.ports["mcp"] = int(str(url).rsplit(":", 1)[1].split("/", 1)[0])
