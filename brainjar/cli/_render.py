@@ -1,6 +1,8 @@
 """How `brainjar run` shows a conversation in a terminal: the answer on stdout,
 tool activity on stderr, so that `brainjar run m.yaml "q" > answer.txt` keeps
-only the answer."""
+only the answer. Tool activity and JSON events are redacted (``brainjar._redact``):
+a tool that prints a token or a value the manifest read from the environment
+shows ``***``."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
+from brainjar._redact import redact
 from brainjar.runtime._events import (
     Answer,
     Event,
@@ -28,7 +31,7 @@ _PREVIEW = 160
 
 
 def _preview(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(redact(text).split())
     return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
 
 
@@ -39,7 +42,7 @@ class TerminalRenderer:
         self.out = out or sys.stdout
         self.err = err or Console(stderr=True, highlight=False)
         self._mid_line = False
-        self._streamed = False  # did this step's text arrive as deltas?
+        self._streamed = False  # did this conversation's text arrive as deltas?
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, TextDelta):
@@ -65,7 +68,8 @@ class TerminalRenderer:
                 f"{escape(_preview(event.error))}"
             )
         elif isinstance(event, StepStarted):
-            self._streamed = False
+            if event.step == 1:  # the answer holds the text of every step
+                self._streamed = False
             if event.step > 1:
                 self.err.print(f"[dim]· step {event.step}[/]")
         elif isinstance(event, Answer):
@@ -73,6 +77,11 @@ class TerminalRenderer:
                 self.err.print(
                     f"[yellow]stopped after {event.steps} steps without a final answer "
                     f"(raise spec.loop.max_steps if the task needs more)[/]"
+                )
+            if event.stop_reason == "length":
+                self.err.print(
+                    "[yellow]the answer was cut off at the model's token limit "
+                    "(raise max_tokens in spec.model.parameters)[/]"
                 )
             if event.transcript:
                 self.err.print(f"[dim]transcript: {escape(event.transcript)}[/]")
@@ -91,5 +100,5 @@ class JsonRenderer:
         self.out = out or sys.stdout
 
     def __call__(self, event: Event) -> None:
-        self.out.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
+        self.out.write(redact(json.dumps(event_to_dict(event), ensure_ascii=False)) + "\n")
         self.out.flush()

@@ -1,0 +1,217 @@
+"""`brainjar run`: answer once, chat, or serve the endpoints until a signal drains them."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ._common import (
+    DEFAULT_GRACE,
+    EXIT_INTERRUPTED,
+    ManifestArg,
+    _load,
+    _model_log,
+    _run_async,
+)
+
+if TYPE_CHECKING:
+    from brainjar.jar._jar import Jar
+
+
+def run(
+    manifest: ManifestArg,
+    prompt: Annotated[
+        str | None, typer.Argument(help="ask this once and exit; without it, chat")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON event per line")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show the model's log")] = False,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="serve the manifest's endpoints (default: when "
+            "it has endpoints and no prompt is given)",
+        ),
+    ] = None,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            min=0,
+            metavar="SECONDS",
+            help="serving: on SIGTERM or Ctrl-C, how long conversations in flight may "
+            "take to finish before they are cut off",
+        ),
+    ] = DEFAULT_GRACE,
+) -> None:
+    """Start the model, attach the tools, and answer (or chat, or serve)."""
+    jar = _load(manifest)
+    jar.log = _model_log(jar.name, verbose)
+    serving = bool(jar.manifest.spec.endpoints) and prompt is None if serve is None else serve
+
+    async def main() -> int | None:
+        from rich.console import Console
+
+        err = Console(stderr=True, highlight=False)
+        if serving and prompt is None:
+            return await _serve(jar, err, as_json=as_json, grace=grace)
+        await _start(jar, err)
+        try:
+            if prompt is not None:
+                return await _answer(jar, prompt, as_json=as_json)
+            return await _chat(jar, as_json=as_json)
+        finally:
+            await jar.__aexit__(None, None, None)
+
+    _run_async(main)
+
+
+async def _start(jar: Jar, err: Any) -> None:
+    with err.status(
+        f"starting {jar.name} ({jar.manifest.spec.model.backend})…", spinner="dots"
+    ) as status:
+        await jar.__aenter__()
+        status.stop()
+
+
+async def _answer(jar: Jar, prompt: str, *, as_json: bool) -> int:
+    from ._render import JsonRenderer, TerminalRenderer
+
+    render = JsonRenderer() if as_json else TerminalRenderer()
+    async with jar.events(prompt) as events:
+        async for event in events:
+            render(event)
+    return 0
+
+
+async def _chat(jar: Jar, *, as_json: bool) -> int:
+
+    from brainjar.runtime._messages import Message
+
+    from ._render import JsonRenderer, TerminalRenderer
+
+    render = JsonRenderer() if as_json else TerminalRenderer()
+    history: list[Message] = []
+    stdin = _StdinLines()
+    transcript = jar.new_transcript()
+    names = ", ".join(t.name for t in jar.tools()) or "none"
+    print(f"{jar.name} is ready; tools: {names}. Ctrl-D ends.", file=sys.stderr)
+    try:
+        while True:
+            line = await stdin.readline("> ")
+            if line is None:
+                print(file=sys.stderr)
+                return 0
+            if not line.strip():
+                continue
+            async with jar.events(line, history=history, transcript=transcript) as events:
+                async for event in events:
+                    render(event)
+    finally:
+        if transcript is not None:
+            transcript.close()
+            print(f"transcript: {transcript.path}", file=sys.stderr)
+
+
+class _StdinLines:
+    """Lines from stdin, read on the event loop.
+
+    No thread blocks on stdin: after Ctrl-C the interpreter must exit at once,
+    and a thread parked in ``input()`` would hold the exit (or, as a daemon,
+    abort it while it holds stdin's lock).
+    """
+
+    def __init__(self) -> None:
+        self.fd = sys.stdin.fileno()
+        self.buffer = b""
+        self.regular_file = stat.S_ISREG(os.fstat(self.fd).st_mode)  # epoll cannot watch these
+
+    async def readline(self, prompt: str) -> str | None:
+        import anyio
+
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        while b"\n" not in self.buffer:
+            if not self.regular_file:
+                await anyio.wait_readable(self.fd)
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                line, self.buffer = self.buffer, b""
+                return line.decode(errors="replace") if line else None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+
+async def _serve(jar: Jar, err: Any, *, as_json: bool, grace: float) -> int:
+    """Opens the jar and serves its endpoints until SIGTERM or SIGINT, then drains.
+
+    Returns:
+        0 after SIGTERM, 130 after SIGINT (see the module's docstring).
+    """
+    import signal
+
+    import anyio
+
+    from brainjar.serve._endpoints import serve_endpoints
+
+    def ready(kind: str, url: str) -> None:
+        if as_json:
+            print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
+        else:
+            err.print(f"[green]{kind}[/] listening on {url}")
+
+    def request(record: dict[str, Any]) -> None:
+        print(json.dumps({"type": "request", **record}, default=str), flush=True)
+
+    stops: list[signal.Signals] = []
+    serving = anyio.CancelScope()
+    failure: BaseException | None = None  # raised outside the task group, unwrapped
+
+    async def stop_on_signals(signals: AsyncIterator[signal.Signals]) -> None:
+        async for signum in signals:
+            if stops:  # a second signal: the user will not wait for the drain
+                sys.stderr.write(f"brainjar: {signum.name} again: stopping at once\n")
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(128 + signum)
+            stops.append(signum)
+            if as_json:
+                print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
+            else:
+                err.print(
+                    f"{signum.name}: draining: conversations in flight may take {grace:g}s "
+                    "to finish; new ones are refused (send the signal again to stop at once)"
+                )
+            serving.cancel()
+
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_on_signals, signals)
+            with serving:
+                try:
+                    await _start(jar, err)
+                    try:
+                        await serve_endpoints(
+                            jar,
+                            grace=grace,
+                            on_ready=ready,
+                            request_log=request if as_json else None,
+                        )
+                        await anyio.sleep_forever()  # a jar whose endpoints list is empty
+                    finally:
+                        await jar.__aexit__(None, None, None)
+                except Exception as exc:
+                    failure = exc
+            tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    if as_json:
+        print(json.dumps({"type": "stopped"}), flush=True)
+    return EXIT_INTERRUPTED if stops and stops[0] == signal.SIGINT else 0
