@@ -4,7 +4,9 @@ The model reads text. Text parts are joined with newlines; structured content
 becomes ``ToolResult.data`` (and its JSON is the text when there is no text);
 images and audio become a short placeholder that names their type and size;
 an embedded resource gives its text, or a placeholder when it is binary; a
-resource link gives its URI.
+resource link gives its URI. The whole result also rides along, unchanged, as
+``ToolResult.raw``: an MCP client of the gateway gets every block as the
+upstream server sent it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,24 @@ from typing import Any
 
 import mcp_types as types
 
-from brainjar.tools._tool import ToolResult
+from brainjar.tools._tool import Tool, ToolCallable, ToolResult
 
-__all__ = ["from_tool_result", "to_tool_result"]
+__all__ = ["from_listed_tool", "from_tool_result", "to_tool_result"]
 
 # What the model reads when a failed call gave no text.
 NO_MESSAGE = "the tool failed and gave no message"
+
+
+def from_listed_tool(listed: types.Tool, *, call: ToolCallable, source: str) -> Tool:
+    """An MCP server's tool as a brainjar tool; every field it listed rides along as ``raw``."""
+    return Tool(
+        name=listed.name,
+        description=listed.description or listed.title or listed.name,
+        parameters=dict(listed.input_schema or {"type": "object", "properties": {}}),
+        call=call,
+        source=source,
+        raw=listed.model_dump(by_alias=True, mode="json", exclude_none=True),
+    )
 
 
 def to_tool_result(result: types.CallToolResult) -> ToolResult:
@@ -31,13 +45,20 @@ def to_tool_result(result: types.CallToolResult) -> ToolResult:
     data = result.structured_content
     if not text and data is not None:
         text = json.dumps(data, ensure_ascii=False, default=str)
+    raw = result.model_dump(by_alias=True, mode="json", exclude_none=True)
     if result.is_error:
-        return ToolResult(content=text or NO_MESSAGE, is_error=True, data=data)
-    return ToolResult(content=text, data=data)
+        return ToolResult(content=text or NO_MESSAGE, is_error=True, data=data, raw=raw)
+    return ToolResult(content=text, data=data, raw=raw)
 
 
 def from_tool_result(result: ToolResult) -> types.CallToolResult:
-    """A brainjar tool's result as an MCP ``tools/call`` result."""
+    """A brainjar tool's result as an MCP ``tools/call`` result: the MCP result it
+    came from, unchanged, when there is one; else its text and structured content."""
+    if result.raw is not None:
+        try:
+            return types.CallToolResult.model_validate(result.raw)
+        except ValueError:
+            pass  # not an MCP result after all (another source's raw form)
     structured: dict[str, Any] | None = None
     if isinstance(result.data, dict):
         structured = result.data

@@ -22,6 +22,7 @@ from brainjar.http import Guard, serve_asgi
 from brainjar.protocols import ToolSource
 from brainjar.tools import Tool, ToolPolicy
 
+from ._drain import Drain
 from ._server import McpGateway, build_mcp_server
 
 __all__ = ["serve_http", "serve_stdio", "serve_tools_http"]
@@ -30,6 +31,8 @@ log = logging.getLogger("brainjar.mcp.server")
 
 # How long clients' requests in flight may run on when the server stops.
 GRACEFUL_SHUTDOWN = 2.0
+# Once drained (or out of grace), how long the server has to send what is left and close.
+CLOSE_GRACE = 1.0
 
 
 async def serve_stdio(
@@ -59,11 +62,14 @@ async def serve_http(
     port: int = 0,
     path: str = "/mcp",
     token: str | None = None,
+    grace: float = GRACEFUL_SHUTDOWN,
     task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves the gateway over MCP streamable HTTP until cancelled.
 
     Reports ``http://host:port/path`` through ``task_status`` once it listens.
+    Cancelled, it drains: new requests get 503, requests in flight get ``grace``
+    seconds to finish, and those still running then end with a JSON-RPC error.
 
     Args:
         gateway: what to serve.
@@ -71,6 +77,7 @@ async def serve_http(
         port: 0 picks a free port.
         path: the MCP endpoint's path.
         token: when given, requests must carry ``Authorization: Bearer <token>``.
+        grace: seconds requests in flight may take to finish once cancelled.
 
     On a loopback ``host``, the Host header must be a loopback name and a request
     with an Origin header must come from a loopback page (403 otherwise).
@@ -78,28 +85,77 @@ async def serve_http(
     # The SDK still refuses a POST that is not JSON; Host and Origin are the guard's.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     manager = StreamableHTTPSessionManager(app=gateway.server, security_settings=security)
-    app: ASGIApp = Guard(
-        _OnlyPath(StreamableHTTPASGIApp(manager), path=path), bound_host=host, token=token
-    )
+    drain = Drain(_OnlyPath(StreamableHTTPASGIApp(manager), path=path), name=gateway.server.name)
+    app: ASGIApp = Guard(drain, bound_host=host, token=token)
+    # The sessions and uvicorn run shielded, so that requests in flight can finish:
+    # the drain comes first, then they are stopped.
+    held = anyio.CancelScope(shield=True)
+    listening = _Listening()
     problem: TransportError | None = None  # raised outside the task group, unwrapped
-    async with manager.run(), anyio.create_task_group() as tg:
-        await tg.start(gateway.watch_tools)
+
+    async def run() -> None:
+        nonlocal problem
+        with held:
+            try:
+                async with manager.run(), anyio.create_task_group() as tg:
+                    await tg.start(gateway.watch_tools)
+                    try:
+                        await serve_asgi(
+                            app,
+                            host=host,
+                            port=port,
+                            what="the MCP endpoint",
+                            url_path=path,
+                            grace=CLOSE_GRACE,
+                            task_status=listening,
+                        )
+                    finally:
+                        tg.cancel_scope.cancel()
+            except TransportError as exc:
+                problem = exc
+            finally:
+                listening.settled.set()
+                listening.ended.set()
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(run)
         try:
-            await serve_asgi(
-                app,
-                host=host,
-                port=port,
-                what="the MCP endpoint",
-                url_path=path,
-                grace=GRACEFUL_SHUTDOWN,
-                task_status=task_status,
-            )
-        except TransportError as exc:
-            problem = exc
+            await listening.settled.wait()
+            if listening.url is not None:
+                task_status.started(listening.url)
+                await listening.ended.wait()
         finally:
-            tg.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                drain.draining = True
+                if listening.url is not None and problem is None:
+                    with anyio.move_on_after(grace):
+                        await drain.wait_idle()
+                    if drain.running:
+                        log.warning(
+                            "%s cuts off %d requests still running after its grace of %gs",
+                            gateway.server.name,
+                            drain.running,
+                            grace,
+                        )
+                        drain.cut_off()
+                        with anyio.move_on_after(CLOSE_GRACE):
+                            await drain.wait_idle()
+                held.cancel()
     if problem is not None:
         raise problem
+
+
+class _Listening(TaskStatus[str]):
+    """Where ``serve_asgi`` reports its URL; ``settled`` once it did or gave up."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.settled = anyio.Event()
+        self.ended = anyio.Event()
+
+    def started(self, value: str | None = None) -> None:
+        self.url = value
+        self.settled.set()
 
 
 async def serve_tools_http(
@@ -112,6 +168,7 @@ async def serve_tools_http(
     version: str = "",
     token: str | None = None,
     policy: ToolPolicy | None = None,
+    grace: float = GRACEFUL_SHUTDOWN,
     task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves a plain list of tools (no model, no ask tool) over MCP streamable HTTP.
@@ -121,7 +178,15 @@ async def serve_tools_http(
     Reports its URL through ``task_status``; runs until cancelled.
     """
     gateway = build_mcp_server(tools, name=name, version=version, policy=policy)
-    await serve_http(gateway, host=host, port=port, path=path, token=token, task_status=task_status)
+    await serve_http(
+        gateway,
+        host=host,
+        port=port,
+        path=path,
+        token=token,
+        grace=grace,
+        task_status=task_status,
+    )
 
 
 class _OnlyPath:

@@ -6,6 +6,14 @@ other MCP servers, discovered services. A watcher notices when that list
 changes and tells clients (``notifications/tools/list_changed`` on handshake
 connections, the subscription bus on 2026-07-28 connections).
 
+Each tool is announced with every field its source gave (an upstream MCP
+server's ``title``, ``outputSchema``, ``annotations``, ...), its result goes
+back with every content block as it came, and the progress and log messages an
+upstream sends during a call go to the client that made the call. The server
+advertises ``tools.listChanged`` on every transport and both protocol eras,
+because it sends the change: ``notifications/tools/list_changed`` on handshake
+connections, ``subscriptions/listen`` events on 2026-07-28 ones.
+
 With ``ask``, one more tool runs the jar's whole loop: ``ask_<jar>`` takes a
 question, reports each step and tool call as progress (when the client gave a
 progress token), and returns the answer. Cancelling the request cancels the loop.
@@ -38,9 +46,10 @@ from brainjar.runtime._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from brainjar.tools import Tool, ToolPolicy, ToolResult, apply_policy, as_source
+from brainjar.tools import Tool, ToolPolicy, ToolResult, apply_policy, as_source, reporting
 
 from ._content import from_tool_result
+from ._relay import ChangingServer, GatewayReporter, listed_tool
 
 __all__ = ["AskEvents", "McpGateway", "ask_tool_name", "build_mcp_server"]
 
@@ -84,13 +93,22 @@ class McpGateway:
         self.policy = policy or ToolPolicy(timeout=tool_timeout)
         self.bus = InMemorySubscriptionBus()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
-        self.server: Server[Any] = Server(
+        # The log level each handshake-era client asked for (logging/setLevel).
+        self._log_levels: weakref.WeakKeyDictionary[Connection, types.LoggingLevel] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.server: Server[Any] = ChangingServer(
             name,
             version=version,
             instructions=instructions,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_subscriptions_listen=ListenHandler(self.bus),
+        )
+        # Registered by hand: the constructor's argument warns that logging is deprecated
+        # from 2026-07-28, while handshake-era clients (the conformance suite) still set it.
+        self.server.add_request_handler(
+            "logging/setLevel", types.SetLevelRequestParams, self._set_log_level
         )
 
     def initialization_options(self) -> InitializationOptions:
@@ -102,11 +120,8 @@ class McpGateway:
         return [t for t in self.source.tools() if t.name != self.ask_name]
 
     def listing(self) -> list[types.Tool]:
-        """The tools offered now, as MCP announces them."""
-        listed = [
-            types.Tool(name=t.name, description=t.description, input_schema=t.parameters)
-            for t in self.tools()
-        ]
+        """The tools offered now, as MCP announces them, with every field their source gave."""
+        listed = [listed_tool(t) for t in self.tools()]
         if self.ask is not None:
             listed.append(
                 types.Tool(
@@ -170,7 +185,21 @@ class McpGateway:
         if tool is None:
             names = ", ".join(t.name for t in self.listing()) or "none"
             return _error(f"there is no tool named {params.name!r}; the tools are: {names}")
-        return from_tool_result(await self._run(tool, arguments))
+        with reporting(GatewayReporter(ctx, floor=self.log_level(ctx))):
+            return from_tool_result(await self._run(tool, arguments))
+
+    async def _set_log_level(
+        self, ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        connection = getattr(ctx.session, "_connection", None)
+        if isinstance(connection, Connection):
+            self._log_levels[connection] = params.level
+        return types.EmptyResult()
+
+    def log_level(self, ctx: ServerRequestContext[Any]) -> types.LoggingLevel | None:
+        """The level a handshake-era client asked for with ``logging/setLevel``, if it did."""
+        connection = getattr(ctx.session, "_connection", None)
+        return self._log_levels.get(connection) if isinstance(connection, Connection) else None
 
     async def _run(self, tool: Tool, arguments: dict[str, Any]) -> ToolResult:
         try:
@@ -201,7 +230,8 @@ class McpGateway:
                     elif (message := _progress_message(event)) is not None:
                         await report(message)
         except BrainjarError as exc:
-            return _error(f"{self.server.name} could not answer: {exc}")
+            # What failed, without a model process's log (ModelError.summary): a client reads it.
+            return _error(f"{self.server.name} could not answer: {getattr(exc, 'summary', exc)}")
         if answer is None:  # pragma: no cover - the loop always ends with an Answer
             return _error(f"{self.server.name} ended without an answer")
         return types.CallToolResult(
@@ -265,5 +295,5 @@ def _error(message: str) -> types.CallToolResult:
     )
 
 
-def _signature(listed: Sequence[types.Tool]) -> list[tuple[str, str, str]]:
-    return sorted((t.name, t.description or "", repr(t.input_schema)) for t in listed)
+def _signature(listed: Sequence[types.Tool]) -> list[str]:
+    return sorted(t.model_dump_json(by_alias=True, exclude_none=True) for t in listed)

@@ -47,8 +47,10 @@ def gateway_for_jar(jar: Jar) -> McpGateway:
 class JarMcpEndpoint:
     """The ``mcp:`` endpoint of a manifest: the open jar over MCP until cancelled."""
 
-    def __init__(self, config: McpEndpointConfig) -> None:
+    def __init__(self, config: McpEndpointConfig, *, grace: float | None = None) -> None:
         self.config = config
+        # http: seconds requests in flight may take to finish once cancelled; None: the default.
+        self.grace = grace
 
     async def serve(self, jar: Jar, *, task_status: TaskStatus[str]) -> None:
         """Serves ``jar``; reports the URL (or ``stdio``) through ``task_status``."""
@@ -63,6 +65,7 @@ class JarMcpEndpoint:
             path=self.config.path,
             token=self.config.token,
             task_status=task_status,
+            **({} if self.grace is None else {"grace": self.grace}),
         )
 
 
@@ -79,8 +82,11 @@ async def serve_jar_mcp(
     port: int = 0,
     path: str = "/mcp",
     token: str | None = None,
+    grace: float | None = None,
 ) -> None:
     """Loads a manifest, opens the jar and serves it over MCP until stdin ends or cancelled.
+
+    Over ``http``, cancelling drains: requests in flight get ``grace`` seconds to finish.
 
     In stdio mode nothing but the protocol reaches stdout: from the start, fd 1
     points at stderr (for this process, its tools and every child), and the
@@ -103,7 +109,15 @@ async def serve_jar_mcp(
         gateway = gateway_for_jar(jar)
         async with anyio.create_task_group() as tg:
             url = await tg.start(
-                partial(serve_http, gateway, host=host, port=port, path=path, token=token)
+                partial(
+                    serve_http,
+                    gateway,
+                    host=host,
+                    port=port,
+                    path=path,
+                    token=token,
+                    **({} if grace is None else {"grace": grace}),
+                )
             )
             print(f"{jar.name}: MCP on {url}", file=sys.stderr, flush=True)
 

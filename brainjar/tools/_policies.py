@@ -166,7 +166,7 @@ def result_limited(tool: Tool, max_bytes: int, *, truncate_results: bool = True)
                 f"the result of {tool.name} is {size} bytes; at most {max_bytes} are sent",
                 limit="max_result_bytes",
             )
-        return replace(result, content=truncate(result.content, max_bytes), data=None)
+        return replace(result, content=truncate(result.content, max_bytes), data=None, raw=None)
 
     return replace(tool, call=call)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,11 +39,16 @@ class ToolResult:
         is_error: the tool failed; the model still reads ``content``.
         data: structured content, where the source offers it (MCP structured
             content, a LangChain artifact); endpoints may pass it on.
+        raw: the result as its source gave it, in that protocol's wire form (an
+            MCP ``CallToolResult``: images, audio, resources, ``_meta``); an
+            endpoint that speaks the same protocol passes it on unchanged, while
+            the model reads ``content``.
     """
 
     content: str
     is_error: bool = False
     data: Any = None
+    raw: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def error(cls, message: str) -> ToolResult:
@@ -77,6 +82,9 @@ class Tool:
     Attributes:
         source: where the tool lives, for people: ``langchain:pkg.mod:Name``,
             ``mcp:time``, ``grpc:host:port``.
+        raw: the tool as its source listed it, in that protocol's wire form (an
+            MCP ``Tool``: ``title``, ``outputSchema``, ``annotations``, ...); an
+            endpoint that speaks the same protocol keeps those fields.
     """
 
     name: str
@@ -84,6 +92,7 @@ class Tool:
     parameters: dict[str, Any]
     call: ToolCallable = field(repr=False, compare=False)
     source: str = ""
+    raw: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def spec(self) -> ToolSpec:
