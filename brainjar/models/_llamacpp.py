@@ -86,7 +86,7 @@ def llamacpp_process_spec(
     weights_path: Path,
     *,
     n_ctx: int = 2048,
-    chat_format: str = "chatml-function-calling",
+    chat_format: str | None = "chatml-function-calling",
     extra_args: Sequence[str] = (),
     ready_timeout: float = READY_TIMEOUT,
     name: str = "model",
@@ -94,7 +94,9 @@ def llamacpp_process_spec(
     """The supervised ``llama_cpp.server`` process that serves ``weights_path``.
 
     Its OpenAI-compatible API is at ``process.url + "/v1"``; it is ready when
-    ``GET /v1/models`` answers.
+    ``GET /v1/models`` answers. With ``chat_format=None`` the server renders the
+    GGUF's own chat template (which shows ``role: tool`` messages, unlike
+    ``chatml-function-calling``): what constrained tool calls need.
 
     Raises:
         ManifestError: llama-cpp-python is not installed.
@@ -115,8 +117,7 @@ def llamacpp_process_spec(
         "127.0.0.1",
         "--port",
         "{port}",
-        "--chat_format",
-        chat_format,
+        *(("--chat_format", chat_format) if chat_format else ()),
         "--n_ctx",
         str(n_ctx),
         *extra_args,
