@@ -24,6 +24,7 @@ from brainjar.adapters.grpc import tool_service_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from brainjar._errors import TransportError
+from brainjar.observe._tracing import trace_headers
 from brainjar.tools import ChangeSignal, Signalled, Tool, ToolResult
 
 from ._auth import MacSession, is_stale
@@ -237,6 +238,7 @@ class GrpcToolSource(Signalled):
         call = getattr(stub(self._grpc), method)
         for attempt in (0, 1):
             session, seq, metadata = await self._signed(method, request)
+            metadata = (*metadata, *trace_headers().items())  # the W3C trace context
             try:
                 reply = await call(request, timeout=limit, metadata=metadata)
             except grpc.aio.AioRpcError as exc:

@@ -9,13 +9,14 @@ client: progress by the request's own token, log messages through the source
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import mcp_types as types
 from mcp.client.client import Client
 from mcp.shared.exceptions import MCPError
 
 from brainjar._errors import ToolError
+from brainjar.observe._tracing import trace_headers
 from brainjar.tools import CallReporter, ToolResult, current_reporter
 
 from ._content import to_tool_result
@@ -57,7 +58,10 @@ async def call_on(
         in_flight.add(reporter)
     try:
         result = await client.call_tool(
-            tool, arguments, progress_callback=reporter.progress if reporter else None
+            tool,
+            arguments,
+            progress_callback=reporter.progress if reporter else None,
+            meta=cast("types.RequestParamsMeta", trace_headers()) or None,  # W3C trace context
         )
     except MCPError as exc:
         # A refused call may see the session close before its own error arrives.

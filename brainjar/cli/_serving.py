@@ -15,6 +15,7 @@ from ._common import (
     DEFAULT_GRACE,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    ForceOpt,
     ManifestArg,
     _fail,
     _load,
@@ -42,11 +43,12 @@ def mcp(
             "to finish before they are cut off",
         ),
     ] = DEFAULT_GRACE,
+    force: ForceOpt = False,
 ) -> None:
     """Serve the jar over MCP: its tools, and the jar itself as ask_<name>."""
     if transport not in ("stdio", "http"):
         raise _fail(f"--transport must be stdio or http, not {transport!r}", EXIT_USAGE)
-    _load(manifest)  # a bad manifest is a message and exit status 2, before anything starts
+    _load(manifest, force=force)  # a bad manifest (or one too big): exit 2 before anything starts
 
     async def main() -> int:
         from functools import partial
@@ -110,6 +112,15 @@ def serve_tools(
             "before they are cut off (default: the manifest's stop_grace)",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=0,
+            metavar="PORT",
+            help="serve Prometheus /metrics (calls, errors, latency per tool) on this port",
+        ),
+    ] = None,
 ) -> None:
     """Serve a ToolService manifest's tools over gRPC (and MCP), announced by mDNS."""
     from brainjar._errors import ManifestError
@@ -138,7 +149,16 @@ def serve_tools(
         base = manifest.parent.resolve()
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with anyio.create_task_group() as tg:
-                await tg.start(partial(run, service, base_dir=base, on_event=show, grace=grace))
+                await tg.start(
+                    partial(
+                        run,
+                        service,
+                        base_dir=base,
+                        on_event=show,
+                        grace=grace,
+                        metrics_port=metrics_port,
+                    )
+                )
                 show({"type": "ready"})
                 async for signum in signals:  # stop gracefully: goodbye, finish calls, close
                     show({"type": "draining", "signal": signum.name})

@@ -155,6 +155,8 @@ class Gate:
         self.running = 0
         self.waiting = 0
         self._left: anyio.Event | None = None
+        # Told how long each admitted conversation waited for its slot (the metrics).
+        self.on_admit: Callable[[float], None] | None = None
 
     async def wait_idle(self) -> None:
         """Waits until no conversation runs or waits (callers bound the wait)."""
@@ -178,6 +180,7 @@ class Gate:
         if self._slots.value == 0 and self.waiting >= self._queue:
             raise Busy
         self.waiting += 1
+        began = time.perf_counter()
         try:
             await self._slots.acquire()
         except BaseException:
@@ -185,6 +188,8 @@ class Gate:
             self._leave()
             raise
         self.waiting -= 1
+        if self.on_admit is not None:
+            self.on_admit(time.perf_counter() - began)
         self.running += 1
         try:
             yield

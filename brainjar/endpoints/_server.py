@@ -21,6 +21,7 @@ from anyio.abc import TaskStatus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brainjar.http import Guard, Refusal, serve_asgi
+from brainjar.observe._http import Observed
 
 from ._http import (
     LOG_KEY,
@@ -102,8 +103,12 @@ class HttpEndpoint:
             TransportError: the address cannot be bound, or uvicorn did not start.
         """
         state = EndpointState(jar=jar, config=self.config, kind=self.kind, max_body=self._max_body)
+        metrics = jar.observer.metrics
+        if metrics is not None:
+            metrics.track(self.kind, state.gate)
+            state.gate.on_admit = metrics.queue_wait.labels(self.kind).observe
         app: ASGIApp = Guard(
-            self._build(state),
+            Observed(self._build(state), registry=metrics.registry if metrics else None),
             bound_host=self.config.host,
             token=self.config.token,
             allowed_origins=self.config.allowed_origins,
@@ -151,6 +156,8 @@ class HttpEndpoint:
                     if listening.url is not None and not failures:
                         await _drain(state, grace=grace, kind=self.kind)
                     held.cancel()
+        if metrics is not None:
+            metrics.untrack(state.gate)
         if failures:
             raise failures[0]
 

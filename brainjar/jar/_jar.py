@@ -68,6 +68,14 @@ class Jar:
         self._entry_sources = build_sources(manifest.spec.tools, base_dir=self.base_dir)
         self.toolset = ToolSet([*self._entry_sources, *extra_sources])
         self._stack: AsyncExitStack | None = None
+        from brainjar.observe._observer import Observer
+
+        self.observer = Observer(
+            self.name,
+            model=_model_name(manifest),
+            metrics=manifest.spec.observe.metrics,
+            process=self._process_state,
+        )
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> Jar:
@@ -100,6 +108,11 @@ class Jar:
         server brainjar does not start is ready while the jar is open.
         """
         return model_status(self._client)
+
+    def _process_state(self) -> tuple[str, int]:
+        """The model process's state and restarts, for the metrics."""
+        process = getattr(self._client, "process", None)
+        return self.model_status().state, getattr(process, "restarts", 0)
 
     async def __aenter__(self) -> Self:
         async with AsyncExitStack() as stack:
@@ -213,14 +226,16 @@ class Jar:
         async def produce() -> None:
             async with send:
                 try:
-                    await run_conversation(
-                        client,
-                        self.toolset.tools,
-                        messages,
-                        settings=self.settings(parameters),
-                        emit=send.send,
-                        transcript=record,
-                    )
+                    with self.observer.conversation() as seen:
+                        await run_conversation(
+                            seen.client(client),
+                            self.toolset.tools,
+                            messages,
+                            settings=self.settings(parameters),
+                            emit=seen.emit(send.send),
+                            transcript=record,
+                            clashes=self.toolset.clashes,
+                        )
                 except anyio.get_cancelled_exc_class():
                     if record is not None:
                         record.write({"type": "cancelled"})
@@ -253,6 +268,11 @@ class Jar:
                     answer = event
         assert answer is not None
         return answer
+
+
+def _model_name(manifest: JarManifest) -> str:
+    model = manifest.spec.model
+    return model.name or (Path(model.weights).stem if model.weights else model.backend)
 
 
 def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -49,6 +49,7 @@ async def serve_tools(
     base_dir: Path,
     on_event: Callable[[Event], None] = lambda event: None,
     grace: float | None = None,
+    metrics_port: int | None = None,
     task_status: TaskStatus[dict[str, int]] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves a ToolService until cancelled; reports its ports once announced.
@@ -59,9 +60,12 @@ async def serve_tools(
         on_event: gets ``listening``, ``announced``, ``tools``, ``goodbye``, ``stopped``.
         grace: seconds calls in flight may take to finish once cancelled;
             default: the manifest's ``stop_grace``.
-        task_status: receives ``{"grpc": port, "mcp": port}`` when ready.
+        metrics_port: serve Prometheus ``/metrics`` (calls, errors, latency per tool)
+            on this port of the service's host (0: a free one); None: not served.
+        task_status: receives ``{"grpc": port, "mcp": port, "metrics": port}`` when ready.
     """
     from brainjar.adapters.grpc import Limits, TlsFiles, ToolServer, serve_grpc
+    from brainjar.observe import ObservedTools
 
     spec, name = manifest.spec, manifest.metadata.name
     tls = None
@@ -69,7 +73,7 @@ async def serve_tools(
         tls = TlsFiles(cert=spec.tls.cert.read_bytes(), key=spec.tls.key.read_bytes())
     lim = spec.limits
     grace = spec.stop_grace if grace is None else grace
-    toolset = ToolSet(build_sources(spec.tools, base_dir=base_dir))
+    toolset = ObservedTools(ToolSet(build_sources(spec.tools, base_dir=base_dir)))
     async with toolset:
         limits = Limits(
             max_argument_bytes=lim.max_argument_bytes,
@@ -125,9 +129,36 @@ async def serve_tools(
                     "digest": server.digest(),
                 }
             )
+            metrics: dict[str, int] = {}  # not in server.ports: those are announced
+            if metrics_port is not None:
+                url = await tg.start(_serve_metrics, toolset, spec.host, metrics_port)
+                metrics["metrics"] = int(str(url).rsplit(":", 1)[1].split("/", 1)[0])
+                on_event({"type": "listening", "transport": "metrics", "url": str(url)})
             if spec.announce.enabled:
                 await tg.start(_announce, server, manifest, on_event)
-            task_status.started(dict(server.ports))
+            task_status.started({**server.ports, **metrics})
+
+
+async def _serve_metrics(
+    tools: Any, host: str, port: int, *, task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    from brainjar.http import serve_asgi
+    from brainjar.observe import Observed
+
+    async def nothing_else(scope: Any, receive: Any, send: Any) -> None:
+        body = b"this port serves GET /metrics only\n"
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    app = Observed(nothing_else, registry=tools.registry)
+    await serve_asgi(
+        app,
+        host=host,
+        port=port,
+        what="the metrics port",
+        url_path="/metrics",
+        task_status=task_status,
+    )
 
 
 async def _announce(

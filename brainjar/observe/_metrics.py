@@ -1,0 +1,183 @@
+"""A jar's Prometheus metrics, in a registry of its own.
+
+Counters and histograms are updated once per conversation, model request and
+tool call (never per token); gauges (queue depth, in flight, the model process's
+state) are read when Prometheus scrapes. Names follow Prometheus conventions and
+the OpenTelemetry GenAI metric names where there is one
+(``gen_ai.client.operation.duration`` -> ``gen_ai_client_operation_duration_seconds``,
+``gen_ai.client.token.usage`` -> ``gen_ai_client_token_usage``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE", "GaugeSource", "JarMetrics", "ModelProcess", "ToolMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# Seconds: from a fast tool call (milliseconds) to a long conversation (minutes).
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# The OpenTelemetry GenAI conventions' advised buckets for token counts.
+TOKENS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+STATES = ("starting", "ready", "restarting", "failed", "stopped")
+
+
+class GaugeSource(Protocol):
+    """What an endpoint's admission reports: conversations running and waiting."""
+
+    running: int
+    waiting: int
+
+
+ModelProcess = Callable[[], tuple[str, int]]
+"""The model process's state (``ready``, ``restarting``...) and its restarts so far."""
+
+
+class ToolMetrics:
+    """Calls, failures and latency per tool; what ``serve-tools`` exports."""
+
+    def __init__(self, registry: CollectorRegistry, *, prefix: str) -> None:
+        self.calls = Counter(
+            f"{prefix}_calls",
+            "Tool calls, by tool and outcome (ok, or why it failed).",
+            ["tool", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            f"{prefix}_call_duration_seconds",
+            "How long tool calls took, by tool.",
+            ["tool"],
+            buckets=SECONDS,
+            registry=registry,
+        )
+
+    def record(self, tool: str, outcome: str, seconds: float) -> None:
+        """Counts one call."""
+        self.calls.labels(tool, outcome).inc()
+        self.duration.labels(tool).observe(seconds)
+
+
+class JarMetrics:
+    """Every metric of one jar, in ``registry`` (not the process-wide default one).
+
+    Args:
+        model: the model's name, for ``gen_ai_request_model``.
+        process: reads the model process's state and restarts, at each scrape.
+    """
+
+    def __init__(self, *, model: str, process: ModelProcess | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.model = model
+        r = self.registry
+        self.conversations = Counter(
+            "brainjar_conversations",
+            "Conversations ended, by outcome (answer, length, max_steps, error, cancelled).",
+            ["outcome"],
+            registry=r,
+        )
+        self.conversation_duration = Histogram(
+            "brainjar_conversation_duration_seconds",
+            "How long conversations took, from the first model request to the answer.",
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.steps = Counter("brainjar_steps", "Model steps of all conversations.", registry=r)
+        self.model_requests = Counter(
+            "brainjar_model_requests",
+            "Requests to the model, by outcome (ok, error, cancelled).",
+            ["outcome"],
+            registry=r,
+        )
+        self.operation_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "GenAI operation duration: one model request (OpenTelemetry GenAI name).",
+            ["gen_ai_operation_name", "gen_ai_request_model", "error_type"],
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens per model request, by gen_ai_token_type (input, output); _sum is the total.",
+            ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type"],
+            buckets=TOKENS,
+            registry=r,
+        )
+        self.tools = ToolMetrics(r, prefix="brainjar_tool")
+        self.queue_wait = Histogram(
+            "brainjar_queue_wait_seconds",
+            "How long conversations waited for a slot (max_concurrency), by endpoint.",
+            ["endpoint"],
+            buckets=SECONDS,
+            registry=r,
+        )
+        self._gates: list[tuple[str, GaugeSource]] = []
+        r.register(_Live(self._gates, process))
+
+    def track(self, endpoint: str, gate: GaugeSource) -> None:
+        """Reports ``gate``'s queue depth and conversations in flight as ``endpoint``'s."""
+        self._gates.append((endpoint, gate))
+
+    def untrack(self, gate: GaugeSource) -> None:
+        """Stops reporting ``gate`` (its endpoint stopped)."""
+        self._gates[:] = [(k, g) for k, g in self._gates if g is not gate]
+
+    def model_request(
+        self, *, seconds: float, outcome: str, input_tokens: int, output_tokens: int
+    ) -> None:
+        """Counts one model request."""
+        self.model_requests.labels(outcome).inc()
+        error = "" if outcome == "ok" else outcome
+        self.operation_duration.labels("chat", self.model, error).observe(seconds)
+        if outcome == "ok":
+            self.token_usage.labels("chat", self.model, "input").observe(input_tokens)
+            self.token_usage.labels("chat", self.model, "output").observe(output_tokens)
+
+
+class _Live(Collector):
+    """The gauges read at scrape time: queue depth, in flight, the model process."""
+
+    def __init__(self, gates: list[tuple[str, GaugeSource]], process: ModelProcess | None) -> None:
+        self._gates = gates
+        self._process = process
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        depth = GaugeMetricFamily(
+            "brainjar_queue_depth",
+            "Conversations waiting for a slot, by endpoint.",
+            labels=["endpoint"],
+        )
+        running = GaugeMetricFamily(
+            "brainjar_conversations_in_flight",
+            "Conversations running now, by endpoint.",
+            labels=["endpoint"],
+        )
+        for endpoint, gate in list(self._gates):
+            depth.add_metric([endpoint], gate.waiting)
+            running.add_metric([endpoint], gate.running)
+        yield depth
+        yield running
+        if self._process is None:
+            return
+        state, restarts = self._process()
+        gauge = GaugeMetricFamily(
+            "brainjar_model_process_state",
+            "1 for the state the model process is in now.",
+            labels=["state"],
+        )
+        for name in STATES:
+            gauge.add_metric([name], 1.0 if name == state else 0.0)
+        yield gauge
+        yield CounterMetricFamily(
+            "brainjar_model_process_restarts",
+            "Times the supervisor started the model process again.",
+            value=restarts,
+        )
