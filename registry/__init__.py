@@ -2,6 +2,7 @@
 
 - ``DiscoverSource(DiscoverSettings(...))``: a ``discover`` entry's tools, following
   the live set of matching, trusted services.
+- ``DnsSettings``: services named by DNS SRV records (a cluster without multicast).
 - ``Announcer``: keeps a service announced as ``_brainjar._tcp.local.``.
 - ``Registry`` + ``browse`` / ``watch_file`` / ``static_sightings``: the live
   table, for ``brainjar discover`` and for anyone who wants it.
@@ -11,6 +12,7 @@ mDNS runs on loopback (``127.0.0.1``) unless told otherwise (``interfaces``).
 
 from ._announce import SERVICE_TYPE, Announcer, txt_properties
 from ._browser import browse
+from ._dns import DnsSettings
 from ._interfaces import DEFAULT_INTERFACES, resolve_interfaces
 from ._registry import Policy, Registry
 from ._source import DiscoverSettings, DiscoverSource, policy_from_config, start_feeds
@@ -23,6 +25,7 @@ __all__ = [
     "Announcer",
     "DiscoverSettings",
     "DiscoverSource",
+    "DnsSettings",
     "Policy",
     "Registry",
     "Service",

@@ -21,21 +21,21 @@ MCP_PATH = re.compile(r"/[A-Za-z0-9._~/-]{0,200}")
 
 @dataclass(frozen=True, kw_only=True)
 class Sighting:
-    """An address hint: a service seen by mDNS, listed statically or in a file.
+    """An address hint: a service seen by mDNS, named by DNS SRV, listed statically or in a file.
 
     Nothing in it is trusted; admission asks the service itself.
 
     Attributes:
         key: where it was seen, unique in the table: ``mdns:<instance>``,
-            ``static:<host>:<port>``, ``file:<host>:<port>``.
-        origin: ``mdns``, ``static`` or ``file``.
+            ``static:<host>:<port>``, ``file:<host>:<port>``, ``dns:<target>:<port>``.
+        origin: ``mdns``, ``dns``, ``static`` or ``file``.
         host: the address to connect to.
         port: the gRPC port.
-        instance: the name it was announced under (mDNS only).
+        instance: the name it was announced under (mDNS; DNS: a TXT ``name=``).
     """
 
     key: str
-    origin: Literal["mdns", "static", "file"]
+    origin: Literal["mdns", "dns", "static", "file"]
     host: str
     port: int
     instance: str | None = None

@@ -133,8 +133,13 @@ def discover_settings(config: DiscoverConfig) -> DiscoverSettings:
     """The registry's parameters for a manifest's ``discover:`` entry.
 
     mDNS is browsed on ``config.interfaces``, by default loopback only
-    (``127.0.0.1``): a jar sees its network's services only when told where.
+    (``127.0.0.1``): a jar sees its network's services only when told where. An
+    entry with ``dns`` browses no mDNS unless it says ``multicast: true``.
     """
-    from brainjar.registry import DiscoverSettings
+    from brainjar.registry import DiscoverSettings, DnsSettings
 
-    return DiscoverSettings(**config.model_dump(exclude={"prefer"}))
+    settings = config.model_dump(exclude={"prefer", "dns"})
+    if config.dns is not None:
+        settings["dns"] = DnsSettings(**config.dns.model_dump())
+        settings["multicast"] = "multicast" in config.model_fields_set and config.multicast
+    return DiscoverSettings(**settings)
