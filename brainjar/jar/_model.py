@@ -105,7 +105,12 @@ async def start_model(
         from brainjar.models._llamacpp import llamacpp_process_spec, resolve_weights
 
         weights = resolve_weights(config.weights or "smollm2-135m", base_dir=base_dir)
-        spec = llamacpp_process_spec(weights, n_ctx=config.context_size)
+        native = config.tool_calls == "native"
+        spec = llamacpp_process_spec(
+            weights,
+            n_ctx=config.context_size,
+            chat_format="chatml-function-calling" if native else None,
+        )
     elif config.process is not None:
         spec = _process_spec(config.process, backend=config.backend)
     process: SupervisedProcess | None = None
@@ -115,6 +120,10 @@ async def start_model(
         endpoint = (endpoint or base).replace("{port}", str(process.port))
     client = _client(config, endpoint=endpoint or "")
     stack.push_async_callback(client.aclose)
+    if config.backend == "llama-cpp" and config.tool_calls != "native":
+        from brainjar.models._constrained import ConstrainedClient
+
+        client = ConstrainedClient(client, mode=config.tool_calls)
     return client if process is None else _Supervised(client, process, timeout=config.timeout)
 
 
@@ -184,7 +193,9 @@ class _Supervised:
             ) from after
         except ProcessError as exc:
             raise ModelError(
-                (f"{after}\n" if after else "") + f"the model process is {process.state}: {exc}"
+                (f"{after.summary}\n" if after else "")
+                + f"the model process is {process.state}: {exc.summary}",
+                log_tail=exc.log_tail[-LOG_LINES:],
             ) from after
         finally:
             self.waiting -= 1
@@ -210,9 +221,10 @@ class _Supervised:
                 f"{exc}\nthe model process is still running ({status.reason}) but did not "
                 "take the connection; check its log (brainjar run --verbose)"
             )
-        tail = self.process.log_tail()[-LOG_LINES:]
-        log = "\nlast lines of its log:" + "".join("\n  | " + x for x in tail) if tail else ""
-        return ModelError(f"{exc}\nthe model process is {status.state}: {status.reason}{log}")
+        return ModelError(
+            f"{exc.summary}\nthe model process is {status.state}: {status.reason}",
+            log_tail=self.process.log_tail()[-LOG_LINES:],
+        )
 
 
 def _connection_lost(exc: ModelError) -> bool:
@@ -241,6 +253,7 @@ def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:
         model=config.name or config.weights or "default",
         api_key=config.api_key,
         timeout=config.timeout,
+        dialect="llama-cpp" if config.backend == "llama-cpp" else "openai",
     )
 
 

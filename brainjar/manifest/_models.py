@@ -7,6 +7,7 @@ validation context (``{"base_dir": Path}``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -120,6 +121,13 @@ class ModelConfig(_Strict):
     system: str | None = None
     parameters: dict[str, Any] = {}
     context_size: int = Field(default=2048, ge=256, description="llama-cpp: n_ctx")
+    tool_calls: Literal["constrained", "native", "prompt"] = Field(
+        default="constrained",
+        description="llama-cpp: how the model calls tools. constrained: the tools are "
+        "described in the system prompt and the reply is held to a JSON schema built from "
+        "them; prompt: the same prompt without the schema; native: the server's "
+        "chatml-function-calling handler",
+    )
     timeout: Duration = 120.0
 
     @model_validator(mode="after")
@@ -227,13 +235,46 @@ class McpTools(_Filters):
     mcp: McpServerConfig
 
 
+# ``_<port name>._tcp.<domain>``, for the gRPC ports (the registry checks it again).
+_SRV_NAME = re.compile(r"_[A-Za-z0-9-]{1,63}\._tcp\.[A-Za-z0-9_.-]{1,240}")
+
+
+class DnsDiscoverConfig(_Strict):
+    """Tool services named by DNS SRV records, e.g. a Kubernetes headless Service's."""
+
+    name: str = Field(
+        description="the SRV name of the services' gRPC ports, e.g. "
+        "_grpc._tcp.tools.default.svc.cluster.local; with transport mcp, "
+        "_mcp._tcp.<domain> is read too. A TXT name=<instance> at a record's target "
+        "is the name that service must give"
+    )
+    server: str | None = Field(
+        default=None,
+        description="ip or ip:port of the DNS server to ask; default: the system's resolver",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _srv_name(cls, value: str) -> str:
+        if not _SRV_NAME.fullmatch(value.rstrip(".")) or value.startswith("_mcp."):
+            raise ValueError(
+                "must be the SRV name of the services' gRPC ports, _<port name>._tcp.<domain>, "
+                "e.g. _grpc._tcp.tools.default.svc.cluster.local"
+            )
+        return value
+
+
 class DiscoverConfig(_Strict):
-    """Tool services found on the network (mDNS/DNS-SD) or listed statically."""
+    """Tool services found on the network (mDNS/DNS-SD, DNS SRV) or listed statically."""
 
     selector: dict[str, str] = Field(default={}, description="labels a service must have")
     transport: Literal["grpc", "mcp"] = "grpc"
     allow: list[str] = Field(default=[], description="instance names to trust; empty: any")
-    token: str | None = Field(default=None, description="bearer token services must accept")
+    token: str | None = Field(
+        default=None,
+        description="token services must prove they know; never sent "
+        "(requests and answers are MAC'd with it)",
+    )
     static: list[str] = Field(default=[], description="host:port of services to use as well")
     file: Path | None = Field(default=None, description="a file of host:port lines, re-read")
     interfaces: list[str] | None = Field(
@@ -241,8 +282,18 @@ class DiscoverConfig(_Strict):
         description="addresses or interface names to browse mDNS on, or [all]; "
         "default: loopback only (127.0.0.1)",
     )
-    multicast: bool = True
+    multicast: bool = Field(
+        default=True, description="browse mDNS; default: true, false for an entry with dns"
+    )
     ca: Path | None = Field(default=None, description="PEM certificates to trust for TLS services")
+    dns: DnsDiscoverConfig | None = Field(
+        default=None, description="find services by DNS SRV records, re-read on their TTL"
+    )
+    prefer: Literal["local", "discovered"] = Field(
+        default="local",
+        description="who keeps a tool name that a local source (langchain, mcp) offers too: "
+        "local (also while it is down) or discovered",
+    )
 
     @field_validator("file", "ca")
     @classmethod
@@ -386,6 +437,14 @@ class LoopConfig(_Strict):
         return value if value is False else _resolve(value, info)
 
 
+class ObserveConfig(_Strict):
+    """What the jar tells about itself (traces follow the OTEL_* environment variables)."""
+
+    metrics: bool = Field(
+        default=True, description="serve Prometheus metrics at /metrics on the HTTP endpoints"
+    )
+
+
 class JarSpec(_Strict):
     """What the jar runs."""
 
@@ -393,6 +452,7 @@ class JarSpec(_Strict):
     tools: list[ToolEntry] = []
     endpoints: list[EndpointEntry] = []
     loop: LoopConfig = LoopConfig()
+    observe: ObserveConfig = ObserveConfig()
 
 
 class JarManifest(_Strict):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx
@@ -22,6 +23,7 @@ from brainjar.runtime._messages import (
 
 from ._convert import (
     OPENAI_PARAMETERS,
+    llama_cpp_response_format,
     new_call_id,
     openai_messages,
     openai_tool_choice,
@@ -67,6 +69,8 @@ class OpenAIClient:
         api_key: the key; ``None`` for local servers, which ignore it.
         timeout: seconds to wait for the server before giving up.
         max_retries: how often the SDK retries a failed connection or a 5xx.
+        dialect: ``llama-cpp`` for llama-cpp-python's server, which takes a JSON
+            schema response format as ``{"type": "json_object", "schema": ...}``.
     """
 
     def __init__(
@@ -77,9 +81,11 @@ class OpenAIClient:
         api_key: str | None = None,
         timeout: float = 120.0,
         max_retries: int = 2,
+        dialect: Literal["openai", "llama-cpp"] = "openai",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self.dialect = dialect
         self.timeout = timeout
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
@@ -104,6 +110,7 @@ class OpenAIClient:
             ModelError: the server refused, failed, timed out or could not be reached.
         """
         request = self._request(messages, tools=tools, parameters=parameters)
+        began = time.perf_counter()
         try:
             stream = await self._client.chat.completions.create(**request)
         except _ERRORS as exc:
@@ -111,18 +118,18 @@ class OpenAIClient:
         text: list[str] = []
         calls = _ToolCallAssembler()
         finish: str | None = None
-        usage = Usage()
+        tokens: tuple[int, int] = (0, 0)
+        first: float | None = None  # when the first piece of the answer came
         try:
             async for chunk in stream:
                 if chunk.usage is not None:
-                    usage = Usage(
-                        prompt_tokens=chunk.usage.prompt_tokens or 0,
-                        completion_tokens=chunk.usage.completion_tokens or 0,
-                    )
+                    tokens = (chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
                 for choice in chunk.choices:
                     if choice.index != 0:
                         continue
                     delta = choice.delta
+                    if first is None and (delta.content or delta.tool_calls):
+                        first = time.perf_counter()
                     if delta.content:
                         text.append(delta.content)
                         yield ModelTextDelta(text=delta.content)
@@ -141,6 +148,21 @@ class OpenAIClient:
         finally:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
                 await stream.close()
+        if finish is None and not text and not calls.done():
+            # llama.cpp's server, failing after the stream began, just ends it.
+            raise ModelError(
+                f"the model server at {self.base_url} ended its answer without a word, a "
+                "tool call or a finish reason: it failed while answering; check its log "
+                "(brainjar run --verbose)"
+            )
+        ended = time.perf_counter()
+        first = ended if first is None else first
+        usage = Usage(
+            prompt_tokens=tokens[0],
+            completion_tokens=tokens[1],
+            prompt_seconds=first - began,
+            completion_seconds=ended - first,
+        )
         message = Message(role="assistant", content="".join(text), tool_calls=calls.done())
         yield ModelResponse(message=message, finish_reason=finish, usage=usage)
 
@@ -167,6 +189,8 @@ class OpenAIClient:
             if key == "tool_choice":
                 if tools:  # a choice without tools is an error to most servers
                     request["tool_choice"] = openai_tool_choice(value)
+            elif key == "response_format" and self.dialect == "llama-cpp":
+                request[key] = llama_cpp_response_format(value)
             elif key in OPENAI_PARAMETERS:
                 request[key] = value
             else:  # a server's own knob (llama.cpp's top_k, vLLM's min_p): passed as is
