@@ -8,19 +8,24 @@ test ``tests/test_layers.py`` enforces this; ``if TYPE_CHECKING:`` imports are
 annotations only and do not count)::
 
     cli           the brainjar command
+    k8s           Kubernetes objects rendered from manifests (render k8s)
     testing       the scripted model server and the in-process FunctionModel
     serve         a jar's endpoints, serve-tools
+    lifecycle     background jars without a daemon: run -d, ps, logs, stop, rm
     jar           a manifest assembled into a running jar
+    image         jar images: build, the local OCI store, push/pull, fits-before-start
     registry      discovery (mDNS/DNS-SD, static, file) and trust
     adapters      LangChain, MCP and gRPC tools, each way
     endpoints     the OpenAI- and Ollama-compatible HTTP APIs
     models        model clients (OpenAI, Ollama, llama.cpp)
     manifest      the manifest's schema and loading (pure data)
     http          one listening socket and uvicorn for every HTTP server
+    observe       Prometheus metrics and OpenTelemetry traces of a jar and of serve-tools
     process       the reaper and the supervisor of child processes
     runtime       messages, events, the loop, transcripts
     tools         the Tool shape, policy wrappers, the tool set
     protocols, _errors
+    _redact       secrets kept out of messages, logs, transcripts and HTTP bodies
 """
 
 from typing import TYPE_CHECKING, Any
@@ -56,6 +61,7 @@ __all__ = [
     "ToolCallFailed",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolClash",
     "ToolError",
     "ToolResult",
     "ToolServiceManifest",
@@ -82,6 +88,7 @@ if TYPE_CHECKING:
         ToolCallFailed,
         ToolCallFinished,
         ToolCallStarted,
+        ToolClash,
     )
     from .tools import StaticSource, Tool, ToolResult, ToolSpec, tool
 
@@ -101,6 +108,7 @@ _LAZY = {
     "ToolCallFailed": ".runtime",
     "ToolCallFinished": ".runtime",
     "ToolCallStarted": ".runtime",
+    "ToolClash": ".runtime",
     "ToolResult": ".tools",
     "ToolServiceManifest": ".manifest",
     "ToolSource": ".protocols",

@@ -8,6 +8,8 @@ PACKAGES=(
   docker-registry # a real OCI distribution registry for the jar image tests
   apache2-utils # htpasswd (bcrypt) for the registry's basic-auth test
   iproute2 # network namespaces for the mesh's hostile-LAN tests
+  dnsmasq-base # a real DNS server (SRV records) for DNS discovery tests
+  prometheus # a real Prometheus that scrapes a jar's /metrics
 )
 
 missing=()

@@ -12,28 +12,33 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASE = {"_errors", "protocols"}
+BASE = {"_redact", "_errors", "protocols"}
 CORE = BASE | {"tools", "runtime"}
 BELOW_JAR = CORE | {
-    "process", "http", "manifest", "models", "endpoints", "adapters", "registry",
+    "process", "http", "manifest", "models", "endpoints", "adapters", "registry", "observe",
 }  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
-    "_errors": set(),
+    "_redact": set(),
+    "_errors": {"_redact"},
     "protocols": set(),
     "tools": BASE,
     "runtime": BASE | {"tools"},
-    "process": {"_errors"},
-    "http": {"_errors"},
-    "manifest": {"_errors"},
+    "process": {"_redact", "_errors"},
+    "observe": BASE | {"tools", "runtime", "process"},
+    "http": {"_redact", "_errors"},
+    "manifest": {"_redact", "_errors"},
     "models": CORE | {"process"},
-    "endpoints": CORE | {"http"},
-    "adapters": CORE | {"http"},
+    "endpoints": CORE | {"http", "observe"},
+    "adapters": CORE | {"http", "observe"},
     "registry": CORE | {"adapters"},
-    "jar": BELOW_JAR,
+    "image": {"_redact", "_errors", "manifest", "models"},
+    "jar": BELOW_JAR | {"image"},
     "serve": BELOW_JAR | {"jar"},
+    "lifecycle": {"_redact", "_errors", "manifest", "process", "http", "jar"},
     "testing": CORE | {"http", "models"},
-    "cli": BELOW_JAR | {"jar", "serve", "testing", "root"},
-    "root": BELOW_JAR | {"jar", "serve", "testing", "cli"},
+    "k8s": {"_redact", "_errors", "manifest", "models"},
+    "cli": BELOW_JAR | {"jar", "serve", "lifecycle", "testing", "root", "k8s", "image"},
+    "root": BELOW_JAR | {"jar", "serve", "lifecycle", "testing", "cli", "image"},
 }
 
 
@@ -43,7 +48,7 @@ def _unit_of_file(path: Path) -> str:
         return rel[0]
     if len(rel) == 2:  # brainjar/x.py
         stem = Path(rel[1]).stem
-        return stem if stem in ("_errors", "protocols") else "root"
+        return stem if stem in ("_redact", "_errors", "protocols") else "root"
     return rel[1]
 
 
@@ -53,7 +58,7 @@ def _unit_of_module(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return "root"
-    if parts[1] in ("adapters", "registry", "_errors", "protocols"):
+    if parts[1] in ("adapters", "registry", "_redact", "_errors", "protocols"):
         return parts[1]
     return parts[1]
 

@@ -29,7 +29,37 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ManifestArg = Annotated[Path, typer.Argument(help="the manifest (YAML)", show_default=False)]
+
+def _manifest_or_image(value: Path) -> Path:
+    """A manifest path as given, or an image reference resolved to its unpacked manifest."""
+    if value.exists():
+        return value
+    from brainjar.image import looks_like_reference
+
+    if not looks_like_reference(str(value)):
+        return value
+    from brainjar._errors import BrainjarError, ManifestError
+    from brainjar.image import resolve_image
+
+    try:
+        return resolve_image(str(value))
+    except ManifestError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except BrainjarError as exc:
+        raise _fail(str(exc), EXIT_FAILED) from None
+
+
+ManifestArg = Annotated[
+    Path,
+    typer.Argument(
+        help="the manifest (YAML), or an image reference (pulled if absent)",
+        show_default=False,
+        callback=_manifest_or_image,
+    ),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="start the model even if the jar does not fit this machine")
+]
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -55,14 +85,20 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
         raise typer.Exit(code)
 
 
-def _load(manifest: Path, **kwargs: Any) -> Jar:
+def _load(manifest: Path, *, force: bool | None = None, **kwargs: Any) -> Jar:
+    """Loads the jar; with ``force`` given, refuses one that does not fit (unless it is True)."""
     from brainjar._errors import ManifestError
     from brainjar.jar._jar import Jar
 
     try:
-        return Jar.load(manifest, **kwargs)
+        jar = Jar.load(manifest, **kwargs)
+        if force is False:
+            from brainjar.image import check_fits
+
+            check_fits(jar.manifest, manifest_path=manifest)
     except ManifestError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
+    return jar
 
 
 def _model_log(jar_name: str, verbose: bool) -> Callable[[str], None]:

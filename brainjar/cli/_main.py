@@ -18,7 +18,10 @@ Heavy modules are imported inside the commands so that `brainjar --help` is fast
 from __future__ import annotations
 
 from ._common import app
+from ._images import build, images, inspect, login, pull, push, rmi
 from ._inspect import schema, tools, validate
+from ._k8s import render_app
+from ._lifecycle import logs, ps, rm, stop
 from ._run import run
 from ._serving import discover, mcp, serve_tools
 
@@ -26,12 +29,24 @@ __all__ = ["app", "main"]
 
 # The commands, in the order `brainjar --help` lists them.
 app.command()(run)
+app.command()(ps)
+app.command()(logs)
+app.command()(stop)
+app.command()(rm)
+app.command()(build)
+app.command()(push)
+app.command()(pull)
+app.command()(images)
+app.command()(rmi)
+app.command()(inspect)
+app.command()(login)
 app.command()(validate)
 app.command()(schema)
 app.command()(tools)
 app.command()(mcp)
 app.command("serve-tools")(serve_tools)
 app.command()(discover)
+app.add_typer(render_app)
 
 
 def main() -> None:

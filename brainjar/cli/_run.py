@@ -14,6 +14,7 @@ import typer
 from ._common import (
     DEFAULT_GRACE,
     EXIT_INTERRUPTED,
+    ForceOpt,
     ManifestArg,
     _load,
     _model_log,
@@ -49,9 +50,25 @@ def run(
             "take to finish before they are cut off",
         ),
     ] = DEFAULT_GRACE,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", "-d", help="serve in the background; prints the jar's id and name"
+        ),
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", help="with -d: the jar's name (default: metadata.name)")
+    ] = None,
+    jar_id: Annotated[str | None, typer.Option("--jar-id", hidden=True)] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Start the model, attach the tools, and answer (or chat, or serve)."""
-    jar = _load(manifest)
+    if detach or name is not None:
+        from ._lifecycle import run_detached
+
+        run_detached(manifest, prompt=prompt, detach=detach, name=name, grace=grace, force=force)
+        return
+    jar = _load(manifest, force=force)
     jar.log = _model_log(jar.name, verbose)
     serving = bool(jar.manifest.spec.endpoints) and prompt is None if serve is None else serve
 
@@ -60,7 +77,7 @@ def run(
 
         err = Console(stderr=True, highlight=False)
         if serving and prompt is None:
-            return await _serve(jar, err, as_json=as_json, grace=grace)
+            return await _serve(jar, err, as_json=as_json, grace=grace, jar_id=jar_id)
         await _start(jar, err)
         try:
             if prompt is not None:
@@ -149,7 +166,9 @@ class _StdinLines:
         return line.decode(errors="replace")
 
 
-async def _serve(jar: Jar, err: Any, *, as_json: bool, grace: float) -> int:
+async def _serve(
+    jar: Jar, err: Any, *, as_json: bool, grace: float, jar_id: str | None = None
+) -> int:
     """Opens the jar and serves its endpoints until SIGTERM or SIGINT, then drains.
 
     Returns:
@@ -161,7 +180,15 @@ async def _serve(jar: Jar, err: Any, *, as_json: bool, grace: float) -> int:
 
     from brainjar.serve._endpoints import serve_endpoints
 
+    reporter = None  # a background jar (run -d) writes its URLs and phase to its record
+    if jar_id is not None:
+        from brainjar.lifecycle import JarReporter
+
+        reporter = JarReporter(jar_id, endpoints=len(jar.manifest.spec.endpoints))
+
     def ready(kind: str, url: str) -> None:
+        if reporter is not None:
+            reporter.listening(kind, url)
         if as_json:
             print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
         else:
@@ -182,6 +209,8 @@ async def _serve(jar: Jar, err: Any, *, as_json: bool, grace: float) -> int:
                 sys.stderr.flush()
                 os._exit(128 + signum)
             stops.append(signum)
+            if reporter is not None:
+                reporter.stopping()
             if as_json:
                 print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
             else:
@@ -197,6 +226,8 @@ async def _serve(jar: Jar, err: Any, *, as_json: bool, grace: float) -> int:
             with serving:
                 try:
                     await _start(jar, err)
+                    if reporter is not None:
+                        reporter.opened()
                     try:
                         await serve_endpoints(
                             jar,

@@ -1,0 +1,120 @@
+"""A real OCI registry (CNCF distribution, Debian's docker-registry) on loopback, for one module."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from brainjar.process import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO = ROOT / "manifests" / "hello.yaml"
+# How long the registry may take to answer /v2/ after it starts, and to stop.
+START_WAIT = 30.0
+STOP_WAIT = 15.0
+POLL = 0.1
+# One brainjar command: a build or push of ~100 MB on a busy 2-core machine.
+COMMAND_LIMIT = 180
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A running registry: its address and where it keeps its blobs."""
+
+    address: str
+    storage: Path
+
+    def blob(self, digest: str) -> Path:
+        """The file in which the registry keeps a blob (filesystem driver layout)."""
+        hexdigest = digest.removeprefix("sha256:")
+        return self.storage / "docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
+
+
+def _binary() -> str:
+    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    if not Path(binary).exists():
+        pytest.fail("docker-registry is not installed: run bash tests/system_packages.sh")
+    return binary
+
+
+@contextmanager
+def registry(folder: Path, *, htpasswd: tuple[str, str] | None = None) -> Iterator[Registry]:
+    """Runs a registry on 127.0.0.1, storing in ``folder``; with basic auth if ``htpasswd``."""
+    binary = _binary()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    auth = ""
+    if htpasswd is not None:
+        tool = shutil.which("htpasswd")
+        if tool is None:
+            pytest.fail("htpasswd is not installed: run bash tests/system_packages.sh")
+        line = subprocess.run(
+            [tool, "-Bbn", *htpasswd], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        (folder / "htpasswd").write_text(line + "\n")
+        auth = f"auth:\n  htpasswd: {{realm: brainjar-test, path: {folder / 'htpasswd'}}}\n"
+    config = folder / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog: {level: warn}\n"
+        f"storage:\n  filesystem: {{rootdirectory: {folder / 'data'}}}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+    )
+    log = (folder / "registry.log").open("wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + START_WAIT
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/").status_code in (200, 401):
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the registry did not start: {(folder / 'registry.log').read_text()}")
+            time.sleep(POLL)
+        yield Registry(f"127.0.0.1:{port}", folder / "data")
+    finally:
+        process.terminate()
+        try:
+            process.wait(STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def brainjar(
+    *args: str,
+    store: Path,
+    home: Path | None = None,
+    stdin: str | None = None,
+    timeout: float = COMMAND_LIMIT,
+) -> subprocess.CompletedProcess[str]:
+    """Runs the brainjar command as a user does, with its own store (and HOME)."""
+    env = {**os.environ, "BRAINJAR_IMAGES": str(store), "XDG_STATE_HOME": str(store.parent)}
+    if home is not None:
+        env["HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "brainjar", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def blobs(store: Path) -> set[str]:
+    """The blob files of a store (temporary ones included: there must be none)."""
+    folder = store / "blobs" / "sha256"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
