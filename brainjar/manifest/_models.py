@@ -339,6 +339,10 @@ class HttpEndpointConfig(_Strict):
     max_concurrency: int = Field(default=8, ge=1)
     max_queue: int = Field(default=64, ge=0)
     request_timeout: Duration = 300.0
+    # brainjar.endpoints.MAX_MESSAGES; this layer may not import it.
+    max_messages: int = Field(
+        default=1024, ge=1, description="the most messages one request may carry; more: 400"
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description=(

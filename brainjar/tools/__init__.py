@@ -2,7 +2,7 @@
 
 - ``Tool``, ``ToolResult``, ``ToolSpec``: a name, a description, a JSON Schema and
   an async call; what it returns; what a model is told about it. ``@tool`` makes
-  one of a Python function.
+  one of a Python function; its sync calls run in a ``ToolThreads`` pool.
 - ``StaticSource``, ``ToolSet``: a fixed list of tools; every source of a jar opened
   together, whose ``tools()`` is the union now. ``ChangeSignal``: how a source
   says its tools changed.
@@ -33,6 +33,7 @@ from ._policies import (
 )
 from ._report import CallReporter, current_reporter, reporting
 from ._signal import ChangeSignal, Signalled, wait_any_changed
+from ._threads import TOOL_THREADS, ToolThreads
 from ._tool import Tool, ToolCallable, ToolResult, ToolSpec
 from ._toolset import (
     Filtered,
@@ -46,6 +47,7 @@ from ._toolset import (
 )
 
 __all__ = [
+    "TOOL_THREADS",
     "Approval",
     "CallReporter",
     "ChangeSignal",
@@ -59,6 +61,7 @@ __all__ = [
     "ToolResult",
     "ToolSet",
     "ToolSpec",
+    "ToolThreads",
     "Wrapper",
     "apply_policy",
     "approved",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import queue
 import socket
+import subprocess
+import sys
+import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +23,13 @@ from endpoint_helpers import ANSWER, Gate, served
 import brainjar.endpoints._server as server_module
 from brainjar import TransportError
 from brainjar.endpoints import HttpSettings, openai_endpoint
-from brainjar.testing import call, fail, reply
+from brainjar.testing import ScriptedModel, ScriptedModelServer, call, fail, reply
 
 CHAT = {"model": "adder", "messages": [{"role": "user", "content": "2 + 3?"}]}
 SLOW = [call("slow"), reply("done")]
 JSON = {"content-type": "application/json"}
+# Starting Python, a `brainjar run` process and its servers; generous for a loaded CI machine.
+START_LIMIT = 60.0
 
 
 @pytest.mark.parametrize(
@@ -267,3 +276,71 @@ async def test_health_readiness_and_the_request_log(tmp_path: Path) -> None:
     assert chat[0]["status"] == 200 and chat[0]["stop_reason"] == "answer" and chat[0]["steps"] == 2
     assert chat[0]["model"] == "adder" and chat[0]["stream"] is False and chat[0]["seconds"] > 0
     assert chat[1]["status"] == 404 and chat[1]["model"] == "other"
+
+
+def test_max_messages_in_a_manifest_caps_a_served_endpoint(tmp_path: Path) -> None:
+    """``max_messages: 2`` in a manifest: a real ``brainjar run`` refuses 3 messages with 400."""
+    model = ScriptedModelServer(ScriptedModel([reply(ANSWER)], repeat=True))
+    manifest = tmp_path / "jar.yaml"
+    lines: queue.Queue[dict[str, Any]] = queue.Queue()
+    with model.run_in_thread():
+        manifest.write_text(
+            textwrap.dedent(f"""\
+                apiVersion: brainjar.dev/v1
+                kind: Jar
+                metadata: {{name: adder}}
+                spec:
+                  model: {{backend: openai, endpoint: "{model.openai_base_url}", name: scripted}}
+                  endpoints:
+                    - openai: {{port: 0, max_messages: 2}}
+                    - ollama: {{port: 0, max_messages: 2}}
+                  loop: {{transcripts: false}}
+                """)
+        )
+        jar = subprocess.Popen(
+            [sys.executable, "-m", "brainjar", "run", str(manifest), "--json"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+        )
+        assert jar.stdout is not None
+        stdout = jar.stdout
+        reader = threading.Thread(
+            target=lambda: [lines.put(json.loads(x)) for x in stdout if x.strip()], daemon=True
+        )
+        reader.start()
+        try:
+            urls: dict[str, str] = {}
+            while len(urls) < 2:
+                line = lines.get(timeout=START_LIMIT)
+                assert line["type"] == "listening", line
+                urls[line["endpoint"]] = line["url"].removesuffix("/v1")
+            said = [{"role": "user", "content": "2 + 3?"}]
+            with httpx.Client(timeout=START_LIMIT, headers=JSON) as http:
+                openai_url = urls["openai"] + "/v1/chat/completions"
+                two = http.post(openai_url, json={**CHAT, "messages": said * 2})
+                three = http.post(openai_url, json={**CHAT, "messages": said * 3})
+                ollama_three = http.post(
+                    urls["ollama"] + "/api/chat",
+                    json={**CHAT, "messages": said * 3, "stream": False},
+                )
+        finally:
+            jar.kill()
+            jar.wait()
+            reader.join(START_LIMIT)
+            stdout.close()
+    assert two.status_code == 200 and two.json()["choices"][0]["message"]["content"] == ANSWER
+    assert three.status_code == 400, three.text
+    error = three.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "messages",
+        "too_many_messages",
+    )
+    assert "carries 3 messages" in error["message"] and "at most 2" in error["message"]
+    assert ollama_three.status_code == 400, ollama_three.text
+    assert "at most 2" in ollama_three.json()["error"]
+    assert len(model.requests) == 1  # only the request within the cap reached the model
