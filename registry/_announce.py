@@ -1,7 +1,19 @@
-"""Announcing a tool service: ``_brainjar._tcp.local.`` with its ports, digest and labels."""
+"""Announcing a tool service: ``_brainjar._tcp.local.`` with its ports, digest and labels.
+
+On a network, zeroconf probes for the name first (RFC 6762 8.1: three probes,
+here 500 ms apart, about 1.2 s) and the announcement is sent three times. On
+loopback every responder is on this machine and answers within milliseconds,
+and zeroconf's probing would not notice the name anyway if another process
+already announced it (it looks for a pointer record; answers to a probe carry
+none): the announcer asks for the name itself, once, waits ``LOOPBACK_PROBE``
+for an answer, takes ``<name>-2``, ``-3``... while the name is answered, and
+registers without zeroconf's probe. Either way it is open once the first
+announcement is out; the repeats follow while it runs.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import Mapping
@@ -9,8 +21,8 @@ from types import TracebackType
 from typing import Self
 
 import anyio
-from zeroconf import BadTypeInNameException, NonUniqueNameException, ServiceInfo
-from zeroconf.asyncio import AsyncZeroconf
+from zeroconf import BadTypeInNameException, DNSQuestionType, NonUniqueNameException, ServiceInfo
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from brainjar._errors import DiscoveryError
 
@@ -21,9 +33,13 @@ __all__ = ["SERVICE_TYPE", "Announcer", "txt_properties"]
 log = logging.getLogger("brainjar.registry")
 
 SERVICE_TYPE = "_brainjar._tcp.local."
-# Limit on registering (mDNS probing takes about 1.6 s) and on the goodbye.
+# Limit on registering (mDNS probing takes about 1.2 s on a network) and on the goodbye.
 REGISTER_TIMEOUT = 15.0
 UNREGISTER_TIMEOUT = 5.0
+# On loopback: how long a question for the name waits for its holder to answer, and
+# how many taken names (<name>-2, -3...) are passed over before giving up.
+LOOPBACK_PROBE = 0.25
+MAX_RENAMES = 32
 # TXT keys for labels start with this, so that labels never clash with ours.
 LABEL_PREFIX = "l."
 
@@ -73,6 +89,7 @@ class Announcer:
         self.interfaces = resolve_interfaces(interfaces)
         self._zc: AsyncZeroconf | None = None
         self._info: ServiceInfo | None = None
+        self._repeats: asyncio.Future[None] | None = None
 
     @property
     def instance(self) -> str:
@@ -92,12 +109,35 @@ class Announcer:
             server=f"{host}.local.",
         )
 
+    async def _free_name(self, zc: AsyncZeroconf) -> str:
+        """The wanted name, or the first ``<name>-<n>`` nobody on loopback answers for."""
+        for n in range(1, MAX_RENAMES + 1):
+            name = self.wanted if n == 1 else f"{self.wanted}-{n}"
+            asked = AsyncServiceInfo(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}")
+            # Multicast answers (QM): a unicast one may go to another process's socket.
+            wait = int(LOOPBACK_PROBE * 1000)
+            if not await asked.async_request(zc.zeroconf, wait, DNSQuestionType.QM):
+                return name
+        raise NonUniqueNameException(f"{self.wanted!r} to {self.wanted}-{MAX_RENAMES} are taken")
+
+    async def _register(self, zc: AsyncZeroconf) -> ServiceInfo:
+        """Registers; returns once the first announcement is out (the repeats follow)."""
+        if self.interfaces.loopback:
+            info = self._info_for(await self._free_name(zc), self.properties)
+            repeats = await zc.async_register_service(info, cooperating_responders=True)
+        else:
+            info = self._info_for(self.wanted, self.properties)
+            repeats = await zc.async_register_service(info, allow_name_change=True)
+        # zeroconf's own task (already scheduled): kept to be cancelled at the goodbye.
+        self._repeats = asyncio.ensure_future(repeats)
+        await anyio.lowlevel.checkpoint()  # it runs first: the first announcement goes out
+        return info
+
     async def __aenter__(self) -> Self:
         self._zc = await open_zeroconf(self.interfaces)
-        info = self._info_for(self.wanted, self.properties)
         try:
             with anyio.fail_after(REGISTER_TIMEOUT):
-                await (await self._zc.async_register_service(info, allow_name_change=True))
+                info = await self._register(self._zc)
         except (BadTypeInNameException, NonUniqueNameException, TimeoutError) as exc:
             await self._close()
             raise DiscoveryError(f"cannot announce {self.wanted!r}: {exc or 'timed out'}") from None
@@ -132,6 +172,9 @@ class Announcer:
 
     async def _close(self) -> None:
         zc, self._zc = self._zc, None
+        repeats, self._repeats = self._repeats, None
+        if repeats is not None and not repeats.done():
+            repeats.cancel()  # no announcement after the goodbye
         if zc is None:
             return
         try:

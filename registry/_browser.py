@@ -4,6 +4,11 @@ Every record on the network is untrusted input. ``read_record`` turns one into a
 ``Sighting`` or says why not, checking each value we use against a strict
 pattern; ``browse`` logs and skips a record it cannot read, whatever went wrong,
 so one malformed or hostile announcement never ends the browse.
+
+One name may have several SRV targets: anyone can answer for any name. ``browse``
+reports a sighting for every target any answer gave (``_targets.Targets``), each
+with the TXT record that goes with it, so that an impostor that answers first, or
+louder, never hides the real service: the registry judges the rows, oldest first.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from collections.abc import Callable, Mapping, Sequence
 
 import anyio
 from anyio.abc import TaskStatus
-from zeroconf import ServiceStateChange, Zeroconf
+from zeroconf import ServiceStateChange, Zeroconf, current_time_millis
+from zeroconf._services.info import AddressResolver
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 from zeroconf.const import _CLASS_IN, _TYPE_PTR
 
 from ._announce import LABEL_PREFIX, SERVICE_TYPE
 from ._interfaces import open_zeroconf, resolve_interfaces
 from ._table import MCP_PATH, Sighting
+from ._targets import MAX_NAMES, Targets, text_for
 
 __all__ = ["browse", "parse_record", "read_record"]
 
@@ -211,20 +218,36 @@ def _forget(zc: Zeroconf, name: str) -> None:
     cache.async_remove_records([*stale, *cache.async_entries_with_name(name)])
 
 
+class Requery:
+    """What the registry may ask of a running browse (``task_status.started`` gives it).
+
+    Calling it with a key (``requery(key)``), for a service that was dropped without
+    a goodbye (it stopped answering): its records are forgotten and the network is
+    asked for it again. A service that restarts with the very same records (same
+    name, host and port) announces nothing zeroconf sees as new, so without this
+    it would never be seen again. ``forget(sighting)``: that one target stopped
+    answering; it is not reported again until it is announced anew.
+    """
+
+    def __init__(self, requery: Callable[[str], None], forget: Callable[[Sighting], None]):
+        self._requery = requery
+        self.forget = forget
+
+    def __call__(self, key: str) -> None:
+        self._requery(key)
+
+
 async def browse(
     seen: Callable[[Sighting], None],
     gone: Callable[[str], None],
     *,
     interfaces: Sequence[str] | None = None,
-    task_status: TaskStatus[Callable[[str], None]] = anyio.TASK_STATUS_IGNORED,
+    task_status: TaskStatus[Requery] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Browses until cancelled, calling ``seen`` and ``gone`` as services come and go.
 
-    Once browsing, it reports (``task_status.started``) a function ``requery(key)``
-    for a service that was dropped without a goodbye (it stopped answering): its
-    records are forgotten and the network is asked for it again. A service that
-    restarts with the very same records (same name, host and port) announces
-    nothing zeroconf sees as new, so without this it would never be seen again.
+    Once browsing, it reports (``task_status.started``) a ``Requery``, for the
+    registry to ask for a service again, or to forget one target of it.
 
     Args:
         seen: gets each resolved sighting (new or changed).
@@ -247,17 +270,43 @@ async def browse(
     async def resolve(name: str) -> None:
         try:
             info = AsyncServiceInfo(SERVICE_TYPE, name)
-            if not await info.async_request(zc.zeroconf, int(RESOLVE_TIMEOUT * 1000)):
+            resolved = await info.async_request(zc.zeroconf, int(RESOLVE_TIMEOUT * 1000))
+            now = current_time_millis()
+            found = targets.targets(name, now)
+            if resolved and info.server and info.port:
+                found = list(dict.fromkeys([*found, (info.server.lower(), info.port)]))
+            if not found:
                 log.info("could not resolve %r within %ss", name, RESOLVE_TIMEOUT)
                 return
-            sighting = parse_record(name, info.properties or {}, info.parsed_addresses(), info.port)
-            if sighting is not None:
-                seen(sighting)
+            texts = targets.texts(name, now)
+            if resolved and info.text:
+                texts.append(info.text)
+            for server, port in found:
+                text = text_for(port, texts, alone=len(found) == 1)
+                tg.start_soon(report, name, server, port, text)
         except Exception:  # whatever a record does, the browse goes on
             log.warning("skipped the mDNS record %r: it could not be read", name, exc_info=True)
 
+    async def report(name: str, server: str, port: int, text: Mapping[bytes, bytes | None]) -> None:
+        try:
+            host = AddressResolver(server)
+            await host.async_request(zc.zeroconf, int(RESOLVE_TIMEOUT * 1000))
+            sighting = parse_record(name, text, host.parsed_addresses(), port)
+            if sighting is not None:
+                if len(reported) < MAX_NAMES:
+                    reported[(name.lower(), sighting.host, port)] = server
+                seen(sighting)
+        except Exception:
+            log.warning("skipped the mDNS record %r: it could not be read", name, exc_info=True)
+
+    def unreport(name: str) -> None:
+        targets.forget(name)
+        for key in [k for k in reported if k[0] == name.lower()]:
+            del reported[key]
+
     def left(name: str) -> None:
         try:
+            unreport(name)
             instance = _instance(name)
             if instance:
                 gone(f"mdns:{instance}")
@@ -270,23 +319,43 @@ async def browse(
             return
         name = f"{instance}.{SERVICE_TYPE}"
         _forget(zc.zeroconf, name)
+        unreport(name)
         # Resolving a name with nothing cached asks the network; once forgotten,
         # the service's next announcement is new to the browser (an "added" event).
         on_change(zc.zeroconf, SERVICE_TYPE, name, ServiceStateChange.Added)
 
+    def forget(sighting: Sighting) -> None:
+        if sighting.origin == "mdns" and sighting.instance:
+            name = f"{sighting.instance}.{SERVICE_TYPE}".lower()
+            server = reported.pop((name, sighting.host, sighting.port), None)
+            if server is not None:
+                targets.drop(name, (server, sighting.port))
+
+    def new_target(key: str) -> None:
+        on_change(zc.zeroconf, SERVICE_TYPE, names.get(key, key), ServiceStateChange.Updated)
+
+    names: dict[str, str] = {}  # lower case to as announced
+    reported: dict[tuple[str, str, int], str] = {}  # (name, address, port) to its SRV target
+    targets = Targets(new_target)
     zc = await open_zeroconf(where)
     browser: AsyncServiceBrowser | None = None
     try:
+        # Before the browser, so that no answer to its first question is missed.
+        zc.zeroconf.async_add_listener(targets, None)
         browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE, handlers=[on_change])
-        task_status.started(requery)
+        task_status.started(Requery(requery, forget))
         async with anyio.create_task_group() as tg, receive:
             async for name, change in receive:
                 if change is ServiceStateChange.Removed:
                     left(name)
                 else:
+                    if len(names) < MAX_NAMES or name.lower() in names:
+                        names[name.lower()] = name
+                    targets.follow(name)
                     tg.start_soon(resolve, name)
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
+            zc.zeroconf.async_remove_listener(targets)
             if browser is not None:
                 await browser.async_cancel()
             await zc.async_close()

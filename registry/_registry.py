@@ -94,6 +94,9 @@ class Registry:
         # Set by the mDNS browser: asks the network anew for a key whose row was
         # removed without a goodbye, so that a restart with the same records is seen.
         self.requery: Callable[[str], None] = lambda key: None
+        # Set by the mDNS browser: forgets the target of a row that stopped answering,
+        # so that it is not reported again until it is announced anew.
+        self.forget_target: Callable[[Sighting], None] = lambda sighting: None
         self._tg: anyio.abc.TaskGroup | None = None
         self._changed = anyio.Event()
         self.version = 0
@@ -278,6 +281,7 @@ class Registry:
             return  # a blip, or a service still starting: asked again next round
         if row.sighting.origin == "mdns":
             self._remove(row, f"stopped answering ({why})")
+            self.forget_target(row.sighting)
             if not any(r.sighting.key == row.sighting.key for r in self._rows.values()):
                 self.requery(row.sighting.key)
         else:

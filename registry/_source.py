@@ -20,6 +20,7 @@ from brainjar.protocols import ToolSource
 from brainjar.tools import ChangeSignal, Tool, union, wait_any_changed
 
 from ._browser import browse
+from ._dns import DnsFeed, DnsSettings
 from ._interfaces import resolve_interfaces
 from ._registry import HEALTH_FAILURES, HEALTH_INTERVAL, Policy, Registry
 from ._static import static_sightings, watch_file
@@ -51,6 +52,7 @@ class DiscoverSettings:
         interfaces: where to browse mDNS; None: loopback only.
         multicast: browse mDNS at all.
         ca: PEM certificates to trust for TLS services.
+        dns: SRV records that name services, re-read on their TTL.
     """
 
     selector: Mapping[str, str] = field(default_factory=dict)
@@ -62,6 +64,7 @@ class DiscoverSettings:
     interfaces: Sequence[str] | None = None
     multicast: bool = True
     ca: Path | None = None
+    dns: DnsSettings | None = None
 
 
 def policy_from_config(config: DiscoverSettings) -> Policy:
@@ -87,12 +90,14 @@ def policy_from_config(config: DiscoverSettings) -> Policy:
 async def start_feeds(
     registry: Registry, config: DiscoverSettings, tg: anyio.abc.TaskGroup
 ) -> None:
-    """Starts the registry and feeds it from mDNS, static entries and the file.
+    """Starts the registry and feeds it from mDNS, DNS SRV, static entries and the file.
 
     Raises:
-        DiscoveryError: a static entry or an interface is wrong (before anything starts).
+        DiscoveryError: a static entry, an interface or the DNS settings are wrong
+            (before anything starts).
     """
     listed = static_sightings(config.static)
+    dns_feed = DnsFeed(config.dns, transport=config.transport) if config.dns else None
     if config.multicast:
         resolve_interfaces(config.interfaces)  # a wrong name fails here, not in a task
     await tg.start(registry.run)
@@ -100,9 +105,12 @@ async def start_feeds(
         registry.seen(sighting)
     if config.file is not None:
         await tg.start(watch_file, config.file, registry.seen, registry.gone)
+    if dns_feed is not None:
+        await tg.start(dns_feed.run, registry.seen, registry.gone)
     if config.multicast:
         browsing = partial(browse, registry.seen, registry.gone, interfaces=config.interfaces)
-        registry.requery = await tg.start(browsing)
+        browser = await tg.start(browsing)
+        registry.requery, registry.forget_target = browser, browser.forget
 
 
 class DiscoverSource:
@@ -253,6 +261,8 @@ class DiscoverSource:
             )
             return None
         port = (row.description.ports if row.description else {}).get("mcp") or s.mcp_port
+        if s.origin == "dns" and s.mcp_port:
+            port = s.mcp_port  # the port DNS names is the one the network maps to it
         if not port:
             log.warning("%s offers no MCP transport; it is left out", row.name)
             return None

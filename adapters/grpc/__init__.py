@@ -2,7 +2,8 @@
 
 - ``GrpcToolSource``: a remote service's tools as a ``ToolSource``.
 - ``ToolServer`` + ``serve_grpc``: any live list of tools as a service, with
-  ``grpc.health.v1``, a bearer token, TLS and per-call limits.
+  ``grpc.health.v1``, a shared token proven and used through per-request MACs
+  (never sent by brainjar), TLS and per-call limits.
 """
 
 from ._client import Channel, Description, GrpcToolSource, describe, health_check

@@ -28,6 +28,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from brainjar._errors import BadArguments, ToolError, TransportError
+from brainjar.observe._tracing import remote_parent
 from brainjar.protocols import ToolSource
 from brainjar.tools import Tool, ToolPolicy, ToolResult, apply_policy, as_source, schema_problem
 
@@ -103,7 +104,9 @@ class ToolServer:
         instance: the service's name, as announced.
         labels: the service's labels, as announced.
         ports: transport name to port, filled in as each transport listens.
-        token: the bearer token callers must send, or None.
+        token: the shared token, or None. brainjar clients prove they know it and MAC
+            every request with it (it never travels); other clients (grpcurl) may
+            still send it as ``authorization: Bearer <token>``.
         limits: what one call may take.
     """
 
@@ -246,7 +249,8 @@ class ToolServer:
             )
         self._in_flight[peer] = self._in_flight.get(peer, 0) + 1
         try:
-            result = await self._run(tool, arguments, context)
+            with remote_parent(context.invocation_metadata() or ()):  # the caller's trace
+                result = await self._run(tool, arguments, context)
         finally:
             self._in_flight[peer] -= 1
             if not self._in_flight[peer]:

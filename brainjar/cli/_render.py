@@ -22,6 +22,7 @@ from brainjar.runtime._events import (
     ToolCallFailed,
     ToolCallFinished,
     ToolCallStarted,
+    ToolClash,
     event_to_dict,
 )
 
@@ -67,6 +68,8 @@ class TerminalRenderer:
                 f"[red]✗ {escape(event.name)}[/] [dim]{event.kind}[/] "
                 f"{escape(_preview(event.error))}"
             )
+        elif isinstance(event, ToolClash):
+            self.err.print(f"[yellow]! {escape(redact(str(event)))}[/]")
         elif isinstance(event, StepStarted):
             if event.step == 1:  # the answer holds the text of every step
                 self._streamed = False

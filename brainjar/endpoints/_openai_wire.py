@@ -23,6 +23,7 @@ from brainjar.runtime._events import (
     ToolCallFailed,
     ToolCallFinished,
     ToolCallStarted,
+    ToolClash,
 )
 from brainjar.runtime._messages import Message, Usage
 
@@ -259,7 +260,7 @@ class OpenAIStream:
         return self._chunk([{"index": 0, "delta": delta, "finish_reason": None}])
 
     def event(self, event: Event) -> bytes:
-        if isinstance(event, StepStarted):
+        if isinstance(event, StepStarted | ToolClash):
             return b""
         if isinstance(event, TextDelta):
             return self._text(event.text)

@@ -12,6 +12,7 @@ from ._events import (
     ToolCallFailed,
     ToolCallFinished,
     ToolCallStarted,
+    ToolClash,
     event_to_dict,
 )
 from ._loop import LoopSettings, run_conversation
@@ -32,6 +33,7 @@ __all__ = [
     "ToolCallFailed",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolClash",
     "Transcript",
     "Usage",
     "default_transcript_dir",

@@ -16,6 +16,7 @@ __all__ = [
     "ToolCallFailed",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolClash",
     "event_to_dict",
 ]
 
@@ -88,6 +89,36 @@ class ToolCallFailed:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ToolClash:
+    """A warning: two or more sources offer one tool name, and only one keeps it.
+
+    Emitted once per clash in a conversation: when it starts, or at the step where
+    the tool set changed so that the clash appeared.
+
+    Attributes:
+        name: the tool name.
+        winner: the source whose tool the model is offered ("" when none is).
+        losers: the sources whose tools of that name are left out.
+        why: how the winner was chosen, and how to keep both.
+    """
+
+    type: ClassVar[str] = "tool_clash"
+    name: str
+    winner: str
+    losers: tuple[str, ...]
+    why: str
+
+    def __str__(self) -> str:
+        losers = ", ".join(self.losers)
+        if self.winner:
+            return (
+                f"tool {self.name!r} of {losers} is left out: {self.winner} has one of that "
+                f"name ({self.why})"
+            )
+        return f"tool {self.name!r} of {losers} is left out: {self.why}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """The conversation's end: the answer text and why the loop stopped.
 
@@ -115,7 +146,15 @@ class Answer:
         return self.text
 
 
-Event = StepStarted | TextDelta | ToolCallStarted | ToolCallFinished | ToolCallFailed | Answer
+Event = (
+    StepStarted
+    | TextDelta
+    | ToolCallStarted
+    | ToolCallFinished
+    | ToolCallFailed
+    | ToolClash
+    | Answer
+)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

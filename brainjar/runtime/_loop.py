@@ -20,6 +20,7 @@ import anyio
 from brainjar._errors import ToolError
 from brainjar.protocols import ModelClient
 from brainjar.tools import Tool, ToolPolicy, apply_policy
+from brainjar.tools._clash import Clash
 
 from ._events import (
     Answer,
@@ -31,6 +32,7 @@ from ._events import (
     ToolCallFailed,
     ToolCallFinished,
     ToolCallStarted,
+    ToolClash,
     event_to_dict,
 )
 from ._messages import Message, ModelResponse, ModelTextDelta, ToolCall, Usage
@@ -90,6 +92,7 @@ async def run_conversation(
     settings: LoopSettings,
     emit: Emit,
     transcript: Transcript | None = None,
+    clashes: Callable[[], Sequence[Clash]] | None = None,
 ) -> Answer:
     """Runs the loop until the model answers or ``max_steps`` is reached.
 
@@ -107,6 +110,8 @@ async def run_conversation(
         settings: limits and parameters.
         emit: receives every event as it happens.
         transcript: where each message and tool call is written as it happens.
+        clashes: called with ``tools`` for the name clashes between tool sources;
+            each is emitted once, as a ``ToolClash``, at the step it is first seen.
 
     Raises:
         ModelError: the model server failed; the transcript records it.
@@ -121,9 +126,14 @@ async def run_conversation(
     formatting = False  # the model is done with tools: ask for the answer in the format
     called_tools = False
     step = 0
+    warned: set[Clash] = set()
     while True:
         step += 1
         offered = {} if formatting else {t.name: t for t in tools()}
+        for clash in clashes() if clashes is not None else ():
+            if clash not in warned:
+                warned.add(clash)
+                await emit(ToolClash(**dataclasses.asdict(clash)))
         formatted = answer_format is not None and not offered
         await emit(StepStarted(step=step, tools=len(offered)))
         response = await _ask(

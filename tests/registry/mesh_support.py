@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -74,6 +75,8 @@ class ServiceProcess:
     def __init__(self, process: Process) -> None:
         self.process = process
         self.events: list[dict[str, Any]] = []
+        # When each kind of event first arrived (``time.perf_counter``), for the bench.
+        self.arrived: dict[str, float] = {}
 
     def event(self, kind: str) -> dict[str, Any] | None:
         return next((e for e in self.events if e["type"] == kind), None)
@@ -91,7 +94,10 @@ class ServiceProcess:
             while "\n" in buffer:
                 line, buffer = buffer.split("\n", 1)
                 if line.startswith("{"):
-                    self.events.append(json.loads(line))
+                    event = json.loads(line)
+                    self.events.append(event)
+                    kind = f"{event['type']}:{event.get('transport', '')}".rstrip(":")
+                    self.arrived.setdefault(kind, time.perf_counter())
 
     def signal(self, number: int) -> None:
         self.process.send_signal(number)

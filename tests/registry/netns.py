@@ -59,11 +59,13 @@ class Host:
         namespace: the network namespace's name.
         address: its IPv4 address on the wire (a /24 shared with the other host).
         device: its end of the veth pair.
+        more: further addresses of it on the wire (``two_hosts(more=...)``).
     """
 
     namespace: str
     address: str
     device: str
+    more: tuple[str, ...] = ()
 
     def command(self, *argv: str) -> list[str]:
         """``argv`` run inside this host's namespace (for ``subprocess``)."""
@@ -75,8 +77,12 @@ def _ip(*args: str) -> None:
 
 
 @contextmanager
-def two_hosts() -> Iterator[tuple[Host, Host]]:
+def two_hosts(*, more: int = 0) -> Iterator[tuple[Host, Host]]:
     """Two namespaces joined by a veth pair, removed afterwards.
+
+    Args:
+        more: further addresses for the first host (``10.<n>.<m>.3`` on), e.g. for
+            a real service and an impostor on one LAN, each at its own address.
 
     Yields:
         ``(first, second)``, at ``10.<n>.<m>.1`` and ``10.<n>.<m>.2``. Each host
@@ -87,8 +93,9 @@ def two_hosts() -> Iterator[tuple[Host, Host]]:
     names = (f"bj1-{tag}", f"bj2-{tag}")
     devices = (f"v1{tag}", f"v2{tag}")
     net = f"10.{random.randint(200, 250)}.{random.randint(1, 254)}"
+    extra = tuple(f"{net}.{i}" for i in range(3, 3 + more))
     hosts = tuple(
-        Host(namespace=ns, address=f"{net}.{i}", device=dev)
+        Host(namespace=ns, address=f"{net}.{i}", device=dev, more=extra if i == 1 else ())
         for i, (ns, dev) in enumerate(zip(names, devices, strict=True), start=1)
     )
     try:
@@ -100,7 +107,8 @@ def two_hosts() -> Iterator[tuple[Host, Host]]:
         _ip("link", "add", devices[0], "type", "veth", "peer", "name", devices[1])
         for host in hosts:
             _ip("link", "set", host.device, "netns", host.namespace)
-            _ip("-n", host.namespace, "addr", "add", f"{host.address}/24", "dev", host.device)
+            for address in (host.address, *host.more):
+                _ip("-n", host.namespace, "addr", "add", f"{address}/24", "dev", host.device)
             _ip("-n", host.namespace, "link", "set", "lo", "up")
             _ip("-n", host.namespace, "link", "set", host.device, "up", "multicast", "on")
             _ip("-n", host.namespace, "route", "add", "224.0.0.0/4", "dev", host.device)

@@ -11,9 +11,6 @@ orders an attacker chooses; everything after that (proofs, channels, calls) is r
 from __future__ import annotations
 
 import json
-import os
-import random
-import shutil
 import subprocess
 import sys
 import uuid
@@ -21,14 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from netns import NETNS, stop, two_hosts
 
-pytestmark = [
-    pytest.mark.netns,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("ip") is None,
-        reason="network namespaces need root and iproute2 (apt-get install iproute2)",
-    ),
-]
+pytestmark = NETNS
 
 # Starting the LAN's servers and running every scenario, on a busy machine.
 LIMIT = 150
@@ -226,95 +218,38 @@ anyio.run(main)
 """
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Runs every scenario once: the jar's results, and what the relay caught."""
-    tag = uuid.uuid4().hex[:6]
-    lan, jar = f"bjl-{tag}", f"bjt-{tag}"
-    net = random.randint(1, 254)
-    real_addr, jar_addr, bad_addr = (f"10.233.{net}.{n}" for n in (1, 2, 3))
     report = tmp_path_factory.mktemp("trust") / "relay.json"
     token = uuid.uuid4().hex
-    try:
-        _ip("netns", "add", lan)
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot make a network namespace here: {exc.stderr.decode().strip()}")
-    service: subprocess.Popen[str] | None = None
-    try:
-        _ip("netns", "add", jar)
-        _ip("link", "add", f"vl{tag}", "type", "veth", "peer", "name", f"vt{tag}")
-        for ns, dev, addrs in (
-            (lan, f"vl{tag}", (real_addr, bad_addr)),
-            (jar, f"vt{tag}", (jar_addr,)),
-        ):
-            _ip("link", "set", dev, "netns", ns)
-            for addr in addrs:
-                _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "link", "set", dev, "up")
+    with two_hosts(more=1) as (lan, jar):
+        real_addr, (bad_addr,) = lan.address, lan.more
         service = subprocess.Popen(
-            [
-                "ip",
-                "netns",
-                "exec",
-                lan,
-                sys.executable,
-                "-c",
-                LAN,
-                real_addr,
-                bad_addr,
-                token,
-                str(report),
-            ],
+            lan.command(sys.executable, "-c", LAN, real_addr, bad_addr, token, str(report)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert service.stdout is not None
-        ports = service.stdout.readline().strip()
-        if not ports:
-            pytest.fail(f"the LAN's servers did not start: {service.communicate()[1]}")
-        found = subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                jar,
-                sys.executable,
-                "-c",
-                JAR,
-                real_addr,
-                bad_addr,
-                token,
-                ports,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=LIMIT,
-        )
+        try:
+            assert service.stdout is not None
+            ports = service.stdout.readline().strip()
+            if not ports:
+                pytest.fail(f"the LAN's servers did not start: {service.communicate()[1]}")
+            found = subprocess.run(
+                jar.command(sys.executable, "-c", JAR, real_addr, bad_addr, token, ports),
+                capture_output=True,
+                text=True,
+                timeout=LIMIT,
+            )
+        finally:
+            stop(service)
         assert found.returncode == 0, found.stderr
         results = json.loads(found.stdout.splitlines()[-1])
         results["relay-report"] = json.loads(report.read_text())
         results["token"] = token
         results["addresses"] = {"real": real_addr, "bad": bad_addr}
         yield results
-    finally:
-        if service is not None:
-            service.terminate()
-            try:
-                service.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                service.kill()
-                service.wait()
-            for stream in (service.stdout, service.stderr):
-                if stream:
-                    stream.close()
-        for ns in (lan, jar):  # deleting a namespace deletes its end of the veth
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
 
 def _rows(outcome: dict[str, Any], case: str, who: str) -> list[dict[str, Any]]:
