@@ -35,5 +35,5 @@ def test_an_unknown_reference_is_a_clear_failure(
 ) -> None:
     monkeypatch.setenv("BRAINJAR_IMAGES", str(tmp_path / "store"))
     result = CliRunner().invoke(app, ["render", "k8s", "nothing-here:1"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a mistake in the command, like a missing manifest
     assert "neither a file nor an image in the local store" in result.stderr
