@@ -161,6 +161,10 @@ def to_brainjar_tool(tool: BaseTool, *, source: str, threads: ToolThreads | None
     """
     function = convert_to_openai_tool(tool)["function"]
     parameters = function.get("parameters") or {"type": "object", "properties": {}}
+    if isinstance(tool.args_schema, dict):
+        # A JSON Schema written by hand is the tool's contract as it stands: LangChain's
+        # conversion would inline its $defs and drop them.
+        parameters = dict(tool.args_schema)
     pool = threads if threads is not None else ToolThreads(source)
     sync = runs_sync(tool)
     if not sync:
