@@ -50,8 +50,8 @@ APPLICABLE = {
     "dns-rebinding-protection",
 }
 # The rest, and why they do not apply (see the README's MCP section):
-NOT_APPLICABLE = {
-    # brainjar offers tools only: no completions, resources or prompts.
+# brainjar offers tools only: no completions, resources or prompts.
+TOOLS_ONLY = {
     "completion-complete": "no prompts or resource templates to complete",
     "resources-list": "tools only",
     "resources-read-text": "tools only",
@@ -64,6 +64,9 @@ NOT_APPLICABLE = {
     "prompts-get-with-args": "tools only",
     "prompts-get-embedded-resource": "tools only",
     "prompts-get-with-image": "tools only",
+}
+NOT_APPLICABLE = {
+    **TOOLS_ONLY,
     # A tool that asks the client (sampling, elicitation): brainjar's tools are
     # called by a model too, which has no user to ask; the gateway relays none.
     "tools-call-sampling": "server-to-client requests are not relayed",

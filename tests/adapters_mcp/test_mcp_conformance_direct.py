@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp_support import free_port, wait_listening
-from test_mcp_conformance import NODE, SUITE, _passed, _stop, _suite
+from test_mcp_conformance import NODE, SUITE, TOOLS_ONLY, _passed, _stop, _suite
 
 from brainjar.testing import ScriptedModelServer, reply
 
@@ -46,19 +46,7 @@ NOT_APPLICABLE = {
     # notifications for the call in flight (the gateway forwards an upstream's).
     "tools-call-with-logging": "a Python tool cannot send MCP log messages",
     "tools-call-with-progress": "a Python tool cannot send MCP progress notifications",
-    # brainjar offers tools only: no completions, resources or prompts.
-    "completion-complete": "no prompts or resource templates to complete",
-    "resources-list": "tools only",
-    "resources-read-text": "tools only",
-    "resources-read-binary": "tools only",
-    "resources-templates-read": "tools only",
-    "resources-subscribe": "tools only",
-    "resources-unsubscribe": "tools only",
-    "prompts-list": "tools only",
-    "prompts-get-simple": "tools only",
-    "prompts-get-with-args": "tools only",
-    "prompts-get-embedded-resource": "tools only",
-    "prompts-get-with-image": "tools only",
+    **TOOLS_ONLY,
     # Server-to-client requests: a Python tool has no client to ask.
     "tools-call-sampling": "a Python tool cannot ask the client to sample",
     "tools-call-elicitation": "a Python tool cannot ask the client for input",
