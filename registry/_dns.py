@@ -1,17 +1,13 @@
 """Tool services named by DNS SRV records: sightings into the registry, re-read on their TTL.
 
-For clusters without multicast. A Kubernetes headless Service with a port named
-``grpc`` has the SRV records ``_grpc._tcp.<service>.<namespace>.svc.cluster.local``,
-one per ready pod; any DNS server with SRV records works the same way.
+For clusters without multicast: each SRV name (``_dns_lookup``) is followed in
+its own loop, asked again when its records' TTL runs out.
 
 Like mDNS, DNS is an address hint, never trust: every record goes through the
 registry's admission (the service answers ``Describe``; ``allow`` and the token
-proof apply). The name a record claims for trust purposes is the ``name=`` value
-of a TXT record at the SRV *target* (``name=clerk``), when there is one; it must
-then be the name the service gives, or the row is refused as spoofed or stale.
-Without one the service's own name stands, as for static entries. The target's
-first label is not read as a name: Kubernetes names targets after pods
-(``10-244-1-5.tools...``, ``tools-0.tools...``), never after the service.
+proof apply). A TXT ``name=`` at a record's target is the name that service must
+then give, or the row is refused as spoofed or stale; without one, the service's
+own name stands, as for static entries.
 
 A lookup that fails (timeout, SERVFAIL, REFUSED) changes nothing: the services
 found before stay until a lookup answers without them, so a DNS blip never drops
@@ -21,24 +17,17 @@ check, and retried, as static entries are).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from functools import partial
+from typing import Literal, Protocol
 
 import anyio
-import dns.asyncresolver
 import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
 from anyio.abc import TaskStatus
 
-from brainjar._errors import DiscoveryError
-
-from ._table import Sighting, parse_address
+from ._dns_lookup import MAX_TTL, MIN_TTL, DnsSettings, dns_resolver, lookup, srv_names
+from ._table import Sighting
 
 __all__ = [
     "MAX_TTL",
@@ -49,26 +38,10 @@ __all__ = [
 
 log = logging.getLogger("brainjar.registry")
 
-# Bounds on how long a lookup's answer is kept: records are asked for again after
-# their TTL, but never sooner than MIN_TTL (a TTL of 0 would be a busy loop) nor
-# later than MAX_TTL (a day-long TTL would hide a moved service for a day).
-MIN_TTL = 1.0
-MAX_TTL = 300.0
-# When a name has no records (NXDOMAIN, or no SRV records): asked for again after this.
-NEGATIVE_TTL = 5.0
 # After a failed lookup (no answer, SERVFAIL, REFUSED): asked for again after this.
 RETRY = 5.0
-# Limit on one query (every server tried), and on one whole lookup round.
-QUERY_TIMEOUT = 3.0
+# Limit on one whole lookup round of one name (its SRV, address and TXT queries).
 ROUND_TIMEOUT = 30.0
-# SRV targets used from one answer; more are logged and left out.
-MAX_TARGETS = 64
-# The DNS port when ``server`` names none.
-DNS_PORT = 53
-# The instance name a TXT record may claim (as an mDNS instance: RFC 6763 4.1.1).
-MAX_INSTANCE_BYTES = 63
-# ``_<port name>._tcp.<domain>``: the gRPC records; the MCP ones are ``_mcp._tcp.<domain>``.
-SRV_NAME = re.compile(r"_([A-Za-z0-9-]{1,63})\._tcp\.([A-Za-z0-9_.-]{1,240}?)\.?")
 
 
 class Gone(Protocol):
@@ -77,205 +50,26 @@ class Gone(Protocol):
     def __call__(self, key: str, *, why: str) -> None: ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class DnsSettings:
-    """Where the SRV records of the tool services are.
-
-    Attributes:
-        name: the SRV name of the services' gRPC ports, e.g.
-            ``_grpc._tcp.tools.default.svc.cluster.local``. With transport ``mcp``,
-            ``_mcp._tcp.<the same domain>`` is read too, for the MCP ports.
-        server: ``ip`` or ``ip:port`` of the DNS server to ask; None: the system's
-            resolver (``/etc/resolv.conf``).
-    """
-
-    name: str
-    server: str | None = None
-
-
-def srv_names(settings: DnsSettings, transport: Literal["grpc", "mcp"]) -> tuple[str, str | None]:
-    """The SRV names to read: the gRPC one, and the MCP one for transport ``mcp``.
-
-    Raises:
-        DiscoveryError: the name is not ``_<port>._tcp.<domain>``, or names the MCP records.
-    """
-    match = SRV_NAME.fullmatch(settings.name)
-    if match is None:
-        raise DiscoveryError(
-            f"dns.name {settings.name!r} is not an SRV name; write _<port name>._tcp.<domain>, "
-            "e.g. _grpc._tcp.tools.default.svc.cluster.local"
-        )
-    port_name, domain = match.groups()
-    if port_name == "mcp":
-        raise DiscoveryError(
-            f"dns.name {settings.name!r} names the MCP ports; write the gRPC ones "
-            f"(_grpc._tcp.{domain}): services are checked over gRPC, and with transport: mcp "
-            f"_mcp._tcp.{domain} is read as well"
-        )
-    return f"_{port_name}._tcp.{domain}.", f"_mcp._tcp.{domain}." if transport == "mcp" else None
-
-
-def dns_resolver(settings: DnsSettings) -> dns.asyncresolver.Resolver:
-    """A resolver that asks ``settings.server``, or the system's servers.
-
-    Raises:
-        DiscoveryError: the server is not an IP address (and port), or the system
-            has no resolver configuration.
-    """
-    if settings.server is None:
-        try:
-            resolver = dns.asyncresolver.Resolver()
-        except dns.exception.DNSException as exc:
-            raise DiscoveryError(
-                f"cannot read the system's DNS configuration ({exc}); give the discover "
-                "entry's dns a server, e.g. server: 10.96.0.10:53"
-            ) from None
-    else:
-        text = settings.server.strip()
-        host, port = text.strip("[]"), DNS_PORT
-        if text.count(":") == 1 or text.startswith("["):
-            try:
-                host, port = parse_address(text, where="dns.server")
-            except ValueError as exc:
-                raise DiscoveryError(str(exc)) from None
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise DiscoveryError(
-                f"dns.server {settings.server!r} is not an IP address; write ip or ip:port, "
-                "e.g. 10.96.0.10 or 127.0.0.1:5353"
-            ) from None
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [host]
-        resolver.port = port
-    resolver.lifetime = QUERY_TIMEOUT
-    resolver.timeout = QUERY_TIMEOUT
-    return resolver
-
-
-async def _records(
-    resolver: dns.asyncresolver.Resolver, name: str, rdtype: dns.rdatatype.RdataType
-) -> tuple[list[Any], float | None]:
-    """The records of one type at a name, and their TTL; ``([], None)`` when it has none.
-
-    Raises:
-        dns.exception.DNSException: the lookup failed (not: the name has no such records).
-    """
-    try:
-        answer = await resolver.resolve(name, rdtype, raise_on_no_answer=False, search=False)
-    except dns.resolver.NXDOMAIN:
-        return [], None
-    if answer.rrset is None:
-        return [], None
-    return list(answer.rrset), float(answer.rrset.ttl)
-
-
-def _claimed_name(txt: Sequence[Any], target: str) -> str | Literal[False] | None:
-    """The ``name=`` a target's TXT records claim; None: none; False: one that is unusable."""
-    for record in txt:
-        for raw in record.strings:
-            key, sep, value = bytes(raw).partition(b"=")
-            if key.lower() != b"name" or not sep:
-                continue
-            try:
-                name = value.decode("utf-8")
-            except UnicodeDecodeError:
-                log.warning("%s: the TXT name= is not UTF-8; the record is left out", target)
-                return False
-            if not name or not name.isprintable() or len(value) > MAX_INSTANCE_BYTES:
-                log.warning(
-                    "%s: the TXT name=%r is not an instance name (printable, 1-%d bytes); "
-                    "the record is left out",
-                    target,
-                    name,
-                    MAX_INSTANCE_BYTES,
-                )
-                return False
-            return name
-    return None
-
-
-async def _address(
-    resolver: dns.asyncresolver.Resolver, target: str, ttls: list[float]
-) -> str | None:
-    """The target's first address, IPv4 before IPv6."""
-    for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-        found, ttl = await _records(resolver, target, rdtype)
-        if found:
-            ttls.append(ttl or MIN_TTL)
-            return str(found[0].address)
-    return None
-
-
-async def lookup(
-    resolver: dns.asyncresolver.Resolver, grpc_name: str, mcp_name: str | None
-) -> tuple[list[Sighting], float]:
-    """The services the SRV records name now, in priority order, and how long that holds.
-
-    Raises:
-        dns.exception.DNSException: a query failed.
-    """
-    srv, ttl = await _records(resolver, grpc_name, dns.rdatatype.SRV)
-    if not srv:
-        return [], NEGATIVE_TTL
-    ttls = [ttl or MIN_TTL]
-    mcp_ports: dict[str, int] = {}
-    if mcp_name is not None:
-        mcp_srv, mcp_ttl = await _records(resolver, mcp_name, dns.rdatatype.SRV)
-        if mcp_ttl is not None:
-            ttls.append(mcp_ttl)
-        for record in sorted(mcp_srv, key=lambda r: (r.priority, -r.weight)):
-            mcp_ports.setdefault(record.target.to_text(omit_final_dot=True).lower(), record.port)
-    records = sorted(srv, key=lambda r: (r.priority, -r.weight, r.target.to_text(), r.port))
-    usable = [r for r in records if r.target != dns.name.root and r.port]
-    if len(usable) > MAX_TARGETS:
-        log.warning(
-            "%s has %d SRV records; the first %d are used", grpc_name, len(usable), MAX_TARGETS
-        )
-    found: dict[str, Sighting] = {}
-    for record in usable[:MAX_TARGETS]:
-        target = record.target.to_text(omit_final_dot=True).lower()
-        key = f"dns:{target}:{record.port}"
-        if key in found:
-            continue
-        host = await _address(resolver, target, ttls)
-        if host is None:
-            log.warning("%s (in %s) has no address; left out", target, grpc_name)
-            continue
-        txt, txt_ttl = await _records(resolver, target, dns.rdatatype.TXT)
-        if txt_ttl is not None:
-            ttls.append(txt_ttl)
-        instance = _claimed_name(txt, target)
-        if instance is False:
-            continue
-        found[key] = Sighting(
-            key=key,
-            origin="dns",
-            host=host,
-            port=record.port,
-            instance=instance,
-            mcp_port=mcp_ports.get(target),
-        )
-    return list(found.values()), min(max(min(ttls), MIN_TTL), MAX_TTL)
-
-
 class DnsFeed:
-    """Feeds a registry the services an SRV name lists, re-read on the records' TTL.
+    """Feeds a registry the services some SRV names list, each re-read on its records' TTL.
 
     Args:
-        settings: the SRV name and the server to ask.
+        settings: the SRV names and the server to ask.
         transport: ``mcp`` reads the ``_mcp._tcp`` records too.
 
     Raises:
-        DiscoveryError: the name or the server is wrong (before anything starts).
+        DiscoveryError: a name or the server is wrong (before anything starts).
     """
 
     def __init__(
         self, settings: DnsSettings, *, transport: Literal["grpc", "mcp"] = "grpc"
     ) -> None:
         self.settings = settings
-        self.grpc_name, self.mcp_name = srv_names(settings, transport)
+        # Per name: the gRPC SRV name, and the MCP one (transport mcp).
+        self.names = srv_names(settings, transport)
         self.resolver = dns_resolver(settings)
+        # Which names list each key now: a row goes when the last of them drops it.
+        self._holders: dict[str, set[str]] = {}
 
     async def run(
         self,
@@ -284,11 +78,29 @@ class DnsFeed:
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Looks up, reports the changes to ``seen`` and ``gone``, sleeps the TTL; again.
+        """Follows every name; ready once each has had its first lookup, answered or not.
 
-        Ready after the first lookup, answered or not, so that a jar's first step
-        sees the services DNS lists at its start.
+        So a jar's first step sees the services DNS lists at its start. The first
+        lookups run at once: a DNS server that does not answer costs one round,
+        not one round per name.
         """
+        async with anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as starting:
+                for grpc_name, mcp_name in self.names:
+                    follow = partial(self._follow, grpc_name, mcp_name, seen, gone)
+                    starting.start_soon(tg.start, follow)
+            task_status.started()
+
+    async def _follow(
+        self,
+        grpc_name: str,
+        mcp_name: str | None,
+        seen: Callable[[Sighting], None],
+        gone: Gone,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Looks one name up, reports the changes, sleeps its TTL; again."""
         current: dict[str, Sighting] = {}
         started = False
         while True:
@@ -296,12 +108,12 @@ class DnsFeed:
             fresh: list[Sighting] | None = None
             with anyio.move_on_after(ROUND_TIMEOUT) as round_scope:
                 try:
-                    fresh, wait = await lookup(self.resolver, self.grpc_name, self.mcp_name)
+                    fresh, wait = await lookup(self.resolver, grpc_name, mcp_name)
                 except dns.exception.DNSException as exc:
                     log.warning(
                         "cannot look up %s (%s); keeping the %d services found before, "
                         "asking again in %gs",
-                        self.grpc_name,
+                        grpc_name,
                         exc,
                         len(current),
                         RETRY,
@@ -310,13 +122,13 @@ class DnsFeed:
                 log.warning(
                     "looking up %s took over %gs; keeping the %d services found before, "
                     "asking again in %gs",
-                    self.grpc_name,
+                    grpc_name,
                     ROUND_TIMEOUT,
                     len(current),
                     RETRY,
                 )
             if fresh is not None:
-                current = self._apply(current, fresh, seen, gone)
+                current = self._apply(grpc_name, current, fresh, seen, gone)
             if not started:
                 started = True
                 task_status.started()
@@ -324,6 +136,7 @@ class DnsFeed:
 
     def _apply(
         self,
+        grpc_name: str,
         current: dict[str, Sighting],
         fresh: list[Sighting],
         seen: Callable[[Sighting], None],
@@ -331,8 +144,13 @@ class DnsFeed:
     ) -> dict[str, Sighting]:
         new = {s.key: s for s in fresh}
         for key in current.keys() - new.keys():
-            gone(key, why=f"is no longer in the SRV records of {self.grpc_name}")
+            holders = self._holders.get(key, set())
+            holders.discard(grpc_name)
+            if not holders:  # no other name lists it either
+                self._holders.pop(key, None)
+                gone(key, why=f"is no longer in the SRV records of {grpc_name}")
         for key, sighting in new.items():  # in priority order: the first keeps a name
+            self._holders.setdefault(key, set()).add(grpc_name)
             old = current.get(key)
             if old is not None and old.ident != sighting.ident:
                 gone(key, why=f"moved to {sighting.target}")

@@ -1,16 +1,30 @@
-"""``brainjar discover``: the live table, on a terminal or as JSON snapshots."""
+"""``brainjar discover``: the live table, on a terminal or as JSON snapshots.
+
+Services come from mDNS, DNS SRV records (``--dns``), static entries and a file,
+as a jar's ``discover`` entry finds them, through the same trust rules.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
 
-from brainjar.registry import DiscoverSettings, Registry, policy_from_config, start_feeds
+from brainjar.registry import (
+    SERVICE_TYPE,
+    DiscoverSettings,
+    DnsSettings,
+    Registry,
+    policy_from_config,
+    start_feeds,
+)
 
-__all__ = ["discover"]
+from ._common import EXIT_USAGE, _fail
+
+__all__ = ["discover", "dns_settings"]
 
 # Terminal refreshes per second.
 REFRESH = 4
@@ -21,7 +35,47 @@ def snapshot(registry: Registry) -> list[dict[str, Any]]:
     return [row.as_dict() for row in registry.services()]
 
 
-def _table(registry: Registry) -> Any:
+def dns_settings(names: Sequence[str] | None, *, server: str | None) -> DnsSettings | None:
+    """``--dns NAME... [--server HOST:PORT]`` as settings, checked before anything starts.
+
+    Raises:
+        typer.Exit: (status 2) a name is not an SRV name, the server is not an
+            address, or ``--server`` comes without ``--dns``.
+    """
+    from brainjar._errors import DiscoveryError
+    from brainjar.registry._dns_lookup import dns_resolver, srv_names
+
+    if not names:
+        if server is not None:
+            raise _fail(
+                "--server names the DNS server for --dns; add --dns NAME, "
+                "e.g. --dns _grpc._tcp.tools.default.svc.cluster.local",
+                EXIT_USAGE,
+            )
+        return None
+    settings = DnsSettings(name=tuple(names), server=server)
+    try:
+        srv_names(settings, "grpc")
+        dns_resolver(settings)
+    except DiscoveryError as exc:
+        raise _fail(f"--dns/--server: {exc}", EXIT_USAGE) from None
+    return settings
+
+
+def _sources(config: DiscoverSettings | None) -> str:
+    """Where the table's rows come from, for its title; None: mDNS."""
+    mdns = str(SERVICE_TYPE)
+    if config is None:
+        return mdns
+    found = [mdns] if config.multicast else []
+    if config.dns is not None:
+        found += [f"DNS {name}" for name in config.dns.names]
+    if config.static or config.file is not None:
+        found.append("static")
+    return ", ".join(found) or "nowhere"
+
+
+def _table(registry: Registry, config: DiscoverSettings | None = None) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
@@ -34,7 +88,7 @@ def _table(registry: Registry) -> Any:
         "labels",
         "digest",
         "why",
-        title="brainjar tool services (_brainjar._tcp.local.)",
+        title=f"brainjar tool services ({escape(_sources(config))})",
     )
     colours = {"ok": "green", "refused": "red", "unreachable": "yellow"}
     for row in snapshot(registry):
@@ -78,10 +132,11 @@ async def discover(config: DiscoverSettings, *, as_json: bool, wait: float, foll
             from rich.live import Live
 
             console = Console(file=sys.stdout)
-            with Live(_table(registry), console=console, refresh_per_second=REFRESH) as live:
+            table = _table(registry, config)
+            with Live(table, console=console, refresh_per_second=REFRESH) as live:
                 version = -1
                 while True:
                     version = await registry.wait_changed(version)
-                    live.update(_table(registry))
+                    live.update(_table(registry, config))
         tg.cancel_scope.cancel()
     return 0

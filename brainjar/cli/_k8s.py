@@ -58,6 +58,10 @@ def k8s(
             help="the jars' drain grace (brainjar run --grace); the pods get 10 s more",
         ),
     ] = DEFAULT_GRACE,
+    cluster_domain: Annotated[
+        str,
+        typer.Option(help="the cluster's DNS domain, for the SRV names jars find tool services by"),
+    ] = "cluster.local",
 ) -> None:
     """Print (or write) Kubernetes YAML: Deployments, Services, probes, Secrets by reference."""
     from brainjar._errors import BrainjarError, ManifestError
@@ -76,7 +80,11 @@ def k8s(
     except BrainjarError as exc:  # an image that could not be pulled
         raise _fail(str(exc), EXIT_FAILED) from None
     options = RenderOptions(
-        image=image or DEFAULT_IMAGE, namespace=namespace, replicas=replicas, grace=grace
+        image=image or DEFAULT_IMAGE,
+        namespace=namespace,
+        replicas=replicas,
+        grace=grace,
+        cluster_domain=cluster_domain.strip("."),
     )
     try:
         rendered = render_manifests(paths, options, env=os.environ)

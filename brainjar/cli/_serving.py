@@ -188,8 +188,24 @@ def discover(
     file: Annotated[Path | None, typer.Option(help="a file of host:port lines")] = None,
     wait: Annotated[float, typer.Option(help="--json: seconds to browse first")] = 3.0,
     follow: Annotated[bool, typer.Option(help="--json: a snapshot per change")] = False,
+    dns: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dns",
+            metavar="NAME",
+            help="an SRV name to read services from, e.g. _grpc._tcp.tools.default.svc."
+            "cluster.local (no mDNS then, unless --interface or --loopback)",
+        ),
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST:PORT", help="--dns: the DNS server to ask (default: the system's)"
+        ),
+    ] = None,
 ) -> None:
     """Show the tool services on the network (default: loopback only) and who is trusted."""
+    from brainjar.cli._discover import dns_settings
     from brainjar.registry import DiscoverSettings
 
     pairs = [item.partition("=") for item in selector or []]
@@ -203,6 +219,8 @@ def discover(
         static=static or [],
         file=file,
         interfaces=interfaces or None,
+        dns=dns_settings(dns, server=server),
+        multicast=not dns or bool(interfaces),
     )
 
     async def main() -> int:

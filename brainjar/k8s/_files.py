@@ -132,10 +132,6 @@ def carry_files(raw_spec: dict[str, Any], *, base: Path, file: str) -> Carried:
             )
         discover = entry.get("discover")
         if isinstance(discover, dict):
-            carried.notes.append(
-                f"{file}: tools: discover browses mDNS, which rarely crosses pods: list "
-                "the tool services' Services in discover.static (e.g. clock:50051)"
-            )
             carried.notes.extend(
                 f"{file}: tools: discover.{key} ({discover[key]}) is not carried; "
                 "mount it in the pod"

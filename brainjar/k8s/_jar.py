@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import re
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._discover import ToolServiceRef, render_discover
 from ._dump import dump_yaml
 from ._files import carry_files, variables_in
 from ._objects import (
@@ -65,9 +68,18 @@ def _endpoints(
 
 
 def jar_objects(
-    manifest: JarManifest, raw: dict[str, Any], *, path: Path, options: RenderOptions
+    manifest: JarManifest,
+    raw: dict[str, Any],
+    *,
+    path: Path,
+    options: RenderOptions,
+    services: Sequence[ToolServiceRef] = (),
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The objects for one jar, and notes on what was changed or left out."""
+    """The objects for one jar, and notes on what was changed or left out.
+
+    ``services`` are the ToolServices rendered with the jar: its ``discover``
+    selectors become their headless Services' SRV names.
+    """
     file = path.name
     notes: list[str] = []
     meta = manifest.metadata
@@ -110,9 +122,15 @@ def jar_objects(
     else:
         resources = modest_resources(meta.annotations, file=file)
 
+    discovered = render_discover(
+        spec.get("tools") or [], manifest, services=services, options=options, file=file
+    )
+    notes.extend(discovered.notes)
     carried = carry_files(raw.get("spec", {}), base=path.parent, file=file)
     notes.extend(carried.notes)
-    manifest_text = f"# Rendered by `brainjar render k8s` from {file}.\n" + dump_yaml(rendered)
+    header = [f"Rendered by `brainjar render k8s` from {file}."]
+    header += [line for c in discovered.comments for line in textwrap.wrap(f"NOTE: {c}", 86)]
+    manifest_text = "".join(f"# {line}\n" for line in header) + dump_yaml(rendered)
     carried.add_manifest(file, manifest_text)
 
     kinds = [next(iter(e)) for e in spec["endpoints"]]

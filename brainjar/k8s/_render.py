@@ -11,6 +11,7 @@ from typing import Any
 from brainjar._errors import ManifestError
 from brainjar.manifest import JarManifest, ToolServiceManifest, load_yaml, read_manifest
 
+from ._discover import ToolServiceRef, tool_service_ref
 from ._jar import jar_objects
 from ._toolservice import tool_service_objects
 
@@ -30,16 +31,19 @@ def _version() -> str:
 DEFAULT_IMAGE = f"ghcr.io/brainjar/brainjar:{_version()}"
 # The drain grace `brainjar run --grace` defaults to (seconds).
 DEFAULT_GRACE = 30.0
+# The cluster's DNS domain (kubelet's --cluster-domain), for the tool services' SRV names.
+CLUSTER_DOMAIN = "cluster.local"
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How to render: the image, the namespace, replicas and the drain grace."""
+    """How to render: the image, the namespace, replicas, the drain grace, the DNS domain."""
 
     image: str = DEFAULT_IMAGE
     namespace: str | None = None
     replicas: int = 1
     grace: float = DEFAULT_GRACE
+    cluster_domain: str = CLUSTER_DOMAIN
 
 
 @dataclass
@@ -60,7 +64,8 @@ def render_manifests(
 
     The manifests are read as ``brainjar run`` reads them (``env`` fills their
     ``${VAR}``s, for ports and the model's name); the ConfigMap keeps every other
-    ``${VAR}`` as written, and the pod reads it from a Secret.
+    ``${VAR}`` as written, and the pod reads it from a Secret. A jar's ``discover``
+    selectors are matched against the ToolServices among ``paths``, whatever their order.
 
     Raises:
         ManifestError: a manifest is not valid, two manifests make different objects
@@ -69,14 +74,24 @@ def render_manifests(
     if options.replicas < 1:
         raise ManifestError(f"--replicas must be 1 or more, not {options.replicas}")
     result = Rendered()
-    by_key: dict[tuple[str, str], tuple[dict[str, Any], Path]] = {}
+    read: list[tuple[Path, object, dict[str, Any]]] = []
     for path in paths:
-        manifest, _ = read_manifest(path, env=env)
+        parsed, _ = read_manifest(path, env=env)
         raw, _ = load_yaml(Path(path).read_text(encoding="utf-8"), file=str(path))
+        read.append((Path(path), parsed, raw))
+    services: list[ToolServiceRef] = [
+        tool_service_ref(manifest, file=path.name)
+        for path, manifest, _ in read
+        if isinstance(manifest, ToolServiceManifest)
+    ]
+    by_key: dict[tuple[str, str], tuple[dict[str, Any], Path]] = {}
+    for path, manifest, raw in read:
         if isinstance(manifest, JarManifest):
-            objects, notes = jar_objects(manifest, raw, path=Path(path), options=options)
+            objects, notes = jar_objects(
+                manifest, raw, path=path, options=options, services=services
+            )
         elif isinstance(manifest, ToolServiceManifest):
-            objects, notes = tool_service_objects(manifest, raw, path=Path(path), options=options)
+            objects, notes = tool_service_objects(manifest, raw, path=path, options=options)
         else:  # pragma: no cover - KINDS has only these two
             raise ManifestError(f"{path}: cannot render a {type(manifest).__name__}")
         result.notes.extend(notes)
@@ -90,6 +105,6 @@ def render_manifests(
                     f"{path}: makes a {key[0]} named {key[1]} that {where} makes "
                     "differently; give the manifests different metadata.name"
                 )
-            by_key[key] = (obj, Path(path))
+            by_key[key] = (obj, path)
             result.objects.append(obj)
     return result

@@ -56,7 +56,8 @@ def tool_service_objects(
     if manifest.spec.announce.enabled:
         notes.append(
             f"{file}: spec.announce: mDNS is off in the cluster (multicast rarely crosses "
-            f"pods); jars find the service by its Service's label {TOOL_SERVICE_LABEL}"
+            f"pods); jars rendered with it find it by its headless Service's SRV records "
+            f"(_grpc._tcp.{name}.<namespace>.svc...)"
         )
     spec["announce"] = {"enabled": False}
     if manifest.spec.tls is not None:

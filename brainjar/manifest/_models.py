@@ -242,9 +242,10 @@ _SRV_NAME = re.compile(r"_[A-Za-z0-9-]{1,63}\._tcp\.[A-Za-z0-9_.-]{1,240}")
 class DnsDiscoverConfig(_Strict):
     """Tool services named by DNS SRV records, e.g. a Kubernetes headless Service's."""
 
-    name: str = Field(
+    name: str | list[str] = Field(
         description="the SRV name of the services' gRPC ports, e.g. "
-        "_grpc._tcp.tools.default.svc.cluster.local; with transport mcp, "
+        "_grpc._tcp.tools.default.svc.cluster.local, or a list of them (one per "
+        "Kubernetes Service); with transport mcp, "
         "_mcp._tcp.<domain> is read too. A TXT name=<instance> at a record's target "
         "is the name that service must give"
     )
@@ -255,12 +256,16 @@ class DnsDiscoverConfig(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _srv_name(cls, value: str) -> str:
-        if not _SRV_NAME.fullmatch(value.rstrip(".")) or value.startswith("_mcp."):
-            raise ValueError(
-                "must be the SRV name of the services' gRPC ports, _<port name>._tcp.<domain>, "
-                "e.g. _grpc._tcp.tools.default.svc.cluster.local"
-            )
+    def _srv_name(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("lists no names; give at least one SRV name")
+        for name in names:
+            if not _SRV_NAME.fullmatch(name.rstrip(".")) or name.startswith("_mcp."):
+                raise ValueError(
+                    f"{name!r} must be the SRV name of the services' gRPC ports, "
+                    "_<port name>._tcp.<domain>, e.g. _grpc._tcp.tools.default.svc.cluster.local"
+                )
         return value
 
 
