@@ -5,10 +5,12 @@ here 500 ms apart, about 1.2 s) and the announcement is sent three times. On
 loopback every responder is on this machine and answers within milliseconds,
 and zeroconf's probing would not notice the name anyway if another process
 already announced it (it looks for a pointer record; answers to a probe carry
-none): the announcer asks for the name itself, once, waits ``LOOPBACK_PROBE``
-for an answer, takes ``<name>-2``, ``-3``... while the name is answered, and
-registers without zeroconf's probe. Either way it is open once the first
-announcement is out; the repeats follow while it runs.
+none): the announcer asks for the name itself, up to ``LOOPBACK_PROBES`` times
+(RFC 6762's three probes), each waiting ``LOOPBACK_PROBE`` for an answer (a holder
+whose process is busy may answer the second or third question late), takes
+``<name>-2``, ``-3``... while the name is answered, and registers without
+zeroconf's probe. Either way it is open once the first announcement is out; the
+repeats follow while it runs.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ SERVICE_TYPE = "_brainjar._tcp.local."
 # Limit on registering (mDNS probing takes about 1.2 s on a network) and on the goodbye.
 REGISTER_TIMEOUT = 15.0
 UNREGISTER_TIMEOUT = 5.0
-# On loopback: how long a question for the name waits for its holder to answer, and
-# how many taken names (<name>-2, -3...) are passed over before giving up.
+# On loopback: how long a question for the name waits for its holder to answer, how
+# many questions a name gets before it counts as free, and how many taken names
+# (<name>-2, -3...) are passed over before giving up.
 LOOPBACK_PROBE = 0.25
+LOOPBACK_PROBES = 3
 MAX_RENAMES = 32
 # TXT keys for labels start with this, so that labels never clash with ours.
 LABEL_PREFIX = "l."
@@ -113,12 +117,20 @@ class Announcer:
         """The wanted name, or the first ``<name>-<n>`` nobody on loopback answers for."""
         for n in range(1, MAX_RENAMES + 1):
             name = self.wanted if n == 1 else f"{self.wanted}-{n}"
-            asked = AsyncServiceInfo(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}")
-            # Multicast answers (QM): a unicast one may go to another process's socket.
-            wait = int(LOOPBACK_PROBE * 1000)
-            if not await asked.async_request(zc.zeroconf, wait, DNSQuestionType.QM):
+            if not await self._answered(zc, name):
                 return name
         raise NonUniqueNameException(f"{self.wanted!r} to {self.wanted}-{MAX_RENAMES} are taken")
+
+    @staticmethod
+    async def _answered(zc: AsyncZeroconf, name: str) -> bool:
+        """Whether a holder of ``name`` answers any of ``LOOPBACK_PROBES`` questions."""
+        wait = int(LOOPBACK_PROBE * 1000)
+        for _ in range(LOOPBACK_PROBES):
+            asked = AsyncServiceInfo(SERVICE_TYPE, f"{name}.{SERVICE_TYPE}")
+            # Multicast answers (QM): a unicast one may go to another process's socket.
+            if await asked.async_request(zc.zeroconf, wait, DNSQuestionType.QM):
+                return True
+        return False
 
     async def _register(self, zc: AsyncZeroconf) -> ServiceInfo:
         """Registers; returns once the first announcement is out (the repeats follow)."""

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
+from brainjar.registry import DiscoverSource, Service
 
 WAIT = 20.0
 POLL = 0.05
@@ -38,6 +39,15 @@ def slow(seconds: float) -> str:
     time.sleep(seconds)
     return "done"
 '''
+
+
+def selected(source: DiscoverSource) -> list[Service]:
+    """The rows of the services ``source``'s selector picks.
+
+    Other tests' services on loopback (the suite runs in parallel) show up as
+    unselected rows; a test about its own services looks only at these.
+    """
+    return [row for row in source.registry.services() if row.status != "unselected"]
 
 
 async def eventually(predicate: Callable[[], bool], *, limit: float = WAIT) -> None:
