@@ -8,7 +8,8 @@ SDK's own DNS-rebinding check is off: the guard is the same or stricter), and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
 import anyio
 from anyio.abc import TaskStatus
@@ -17,8 +18,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from brainjar._errors import TransportError
-from brainjar.http import Guard, serve_asgi
+from brainjar.http import CLOSE_GRACE, Guard, serve_and_drain
 from brainjar.protocols import ToolSource
 from brainjar.tools import Tool, ToolPolicy
 
@@ -31,8 +31,6 @@ log = logging.getLogger("brainjar.mcp.server")
 
 # How long clients' requests in flight may run on when the server stops.
 GRACEFUL_SHUTDOWN = 2.0
-# Once drained (or out of grace), how long the server has to send what is left and close.
-CLOSE_GRACE = 1.0
 
 
 async def serve_stdio(
@@ -87,75 +85,44 @@ async def serve_http(
     manager = StreamableHTTPSessionManager(app=gateway.server, security_settings=security)
     drain = Drain(_OnlyPath(StreamableHTTPASGIApp(manager), path=path), name=gateway.server.name)
     app: ASGIApp = Guard(drain, bound_host=host, token=token)
-    # The sessions and uvicorn run shielded, so that requests in flight can finish:
-    # the drain comes first, then they are stopped.
-    held = anyio.CancelScope(shield=True)
-    listening = _Listening()
-    problem: TransportError | None = None  # raised outside the task group, unwrapped
 
-    async def run() -> None:
-        nonlocal problem
-        with held:
+    @asynccontextmanager
+    async def sessions() -> AsyncIterator[None]:
+        async with manager.run(), anyio.create_task_group() as tg:
+            await tg.start(gateway.watch_tools)
             try:
-                async with manager.run(), anyio.create_task_group() as tg:
-                    await tg.start(gateway.watch_tools)
-                    try:
-                        await serve_asgi(
-                            app,
-                            host=host,
-                            port=port,
-                            what="the MCP endpoint",
-                            url_path=path,
-                            grace=CLOSE_GRACE,
-                            task_status=listening,
-                        )
-                    finally:
-                        tg.cancel_scope.cancel()
-            except TransportError as exc:
-                problem = exc
+                yield
             finally:
-                listening.settled.set()
-                listening.ended.set()
+                tg.cancel_scope.cancel()
 
-    async with anyio.create_task_group() as outer:
-        outer.start_soon(run)
-        try:
-            await listening.settled.wait()
-            if listening.url is not None:
-                task_status.started(listening.url)
-                await listening.ended.wait()
-        finally:
-            with anyio.CancelScope(shield=True):
-                drain.draining = True
-                if listening.url is not None and problem is None:
-                    with anyio.move_on_after(grace):
-                        await drain.wait_idle()
-                    if drain.running:
-                        log.warning(
-                            "%s cuts off %d requests still running after its grace of %gs",
-                            gateway.server.name,
-                            drain.running,
-                            grace,
-                        )
-                        drain.cut_off()
-                        with anyio.move_on_after(CLOSE_GRACE):
-                            await drain.wait_idle()
-                held.cancel()
-    if problem is not None:
-        raise problem
+    async def finish() -> None:
+        with anyio.move_on_after(grace):
+            await drain.wait_idle()
+        if drain.running:
+            log.warning(
+                "%s cuts off %d requests still running after its grace of %gs",
+                gateway.server.name,
+                drain.running,
+                grace,
+            )
+            drain.cut_off()
+            with anyio.move_on_after(CLOSE_GRACE):
+                await drain.wait_idle()
 
+    def begin() -> None:
+        drain.draining = True
 
-class _Listening(TaskStatus[str]):
-    """Where ``serve_asgi`` reports its URL; ``settled`` once it did or gave up."""
-
-    def __init__(self) -> None:
-        self.url: str | None = None
-        self.settled = anyio.Event()
-        self.ended = anyio.Event()
-
-    def started(self, value: str | None = None) -> None:
-        self.url = value
-        self.settled.set()
+    await serve_and_drain(
+        app,
+        host=host,
+        port=port,
+        what="the MCP endpoint",
+        url_path=path,
+        around=sessions,
+        begin_drain=begin,
+        drain=finish,
+        task_status=task_status,
+    )
 
 
 async def serve_tools_http(

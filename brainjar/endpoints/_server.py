@@ -20,7 +20,7 @@ import anyio
 from anyio.abc import TaskStatus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from brainjar.http import Guard, Refusal, serve_asgi
+from brainjar.http import Guard, Refusal, serve_and_drain
 from brainjar.observe._http import Observed
 
 from ._http import (
@@ -42,8 +42,6 @@ log = logging.getLogger("brainjar.endpoints")
 
 # How long requests in flight may go on after the endpoint is told to stop.
 STOP_GRACE = 10.0
-# Once drained (or out of grace), how long uvicorn has to send what is left and close.
-CLOSE_GRACE = 1.0
 # Paths every endpoint serves without a token: probes must not need a secret.
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -119,64 +117,28 @@ class HttpEndpoint:
             app = _Logged(app, kind=self.kind, log=self._log)
 
         grace = STOP_GRACE if self.grace is None else self.grace
-        # uvicorn stops listening as soon as it is stopped, so the drain comes first:
-        # the server runs shielded until the conversations in flight are done.
-        held = anyio.CancelScope(shield=True)
-        listening = _Listening()
-        failures: list[BaseException] = []
 
-        async def run() -> None:
-            with held:
-                try:
-                    await serve_asgi(
-                        app,
-                        host=self.config.host,
-                        port=self.config.port,
-                        what=f"the {self.kind} endpoint",
-                        url_path=self._url_path,
-                        grace=CLOSE_GRACE,
-                        task_status=listening,
-                    )
-                except Exception as exc:  # raised below as itself, not in a group
-                    failures.append(exc)
-                finally:
-                    listening.settled.set()
-                    listening.ended.set()
+        def begin() -> None:
+            state.draining = True
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(run)
-            try:
-                await listening.settled.wait()
-                if listening.url is not None:
-                    task_status.started(listening.url)
-                await listening.ended.wait()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    state.draining = True
-                    if listening.url is not None and not failures:
-                        await _drain(state, grace=grace, kind=self.kind)
-                    held.cancel()
-        if metrics is not None:
-            metrics.untrack(state.gate)
-        if failures:
-            raise failures[0]
+        try:
+            await serve_and_drain(
+                app,
+                host=self.config.host,
+                port=self.config.port,
+                what=f"the {self.kind} endpoint",
+                url_path=self._url_path,
+                begin_drain=begin,
+                drain=lambda: _drain(state, grace=grace, kind=self.kind),
+                task_status=task_status,
+            )
+        finally:
+            if metrics is not None:
+                metrics.untrack(state.gate)
 
     def _render(self, refusal: Refusal) -> tuple[str, bytes]:
         problem = Problem(refusal.status, refusal.message, code=refusal.code)
         return "application/json", json.dumps(self._errors(problem)).encode()
-
-
-class _Listening(TaskStatus[str]):
-    """Where ``serve_asgi`` reports its URL; ``settled`` once it did or gave up."""
-
-    def __init__(self) -> None:
-        self.url: str | None = None
-        self.settled = anyio.Event()
-        self.ended = anyio.Event()
-
-    def started(self, value: str | None = None) -> None:
-        self.url = value
-        self.settled.set()
 
 
 async def _drain(state: EndpointState, *, grace: float, kind: str) -> None:

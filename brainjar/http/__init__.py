@@ -6,12 +6,14 @@ Used by the OpenAI/Ollama endpoints, the MCP HTTP server and the scripted model.
 May import: ``brainjar._errors``.
 """
 
+from ._drain import CLOSE_GRACE, serve_and_drain
 from ._guard import Guard, Refusal, Render, is_loopback, plain_text
 from ._listen import BACKLOG, QuietUvicorn, listen
 from ._server import HEAD_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, STOP_GRACE, serve_asgi
 
 __all__ = [
     "BACKLOG",
+    "CLOSE_GRACE",
     "HEAD_TIMEOUT",
     "KEEP_ALIVE",
     "MAX_CONNECTIONS",
@@ -23,5 +25,6 @@ __all__ = [
     "is_loopback",
     "listen",
     "plain_text",
+    "serve_and_drain",
     "serve_asgi",
 ]
