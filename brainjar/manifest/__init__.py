@@ -6,7 +6,18 @@ make it run.
 May import: ``brainjar._errors``.
 """
 
+from ._base import API_VERSION, Metadata
 from ._duration import Duration, parse_duration
+from ._endpoints import (
+    EndpointEntry,
+    GrpcEndpoint,
+    GrpcEndpointConfig,
+    HttpEndpointConfig,
+    McpEndpoint,
+    McpEndpointConfig,
+    OllamaEndpoint,
+    OpenAIEndpoint,
+)
 from ._load import (
     KINDS,
     Origin,
@@ -16,32 +27,18 @@ from ._load import (
     read_manifest,
     validate_document,
 )
-from ._models import (
-    API_VERSION,
-    DiscoverConfig,
-    DiscoverTools,
-    EndpointEntry,
-    GrpcEndpoint,
-    GrpcEndpointConfig,
-    HttpEndpointConfig,
-    JarManifest,
-    JarSpec,
-    LangChainTools,
-    LoopConfig,
-    McpEndpoint,
-    McpEndpointConfig,
-    McpServerConfig,
-    McpTools,
-    Metadata,
-    ModelConfig,
-    OllamaEndpoint,
-    OpenAIEndpoint,
-    ProcessConfig,
-    ReadyProbe,
-    ToolEntry,
-)
+from ._model import ModelConfig, ProcessConfig, ReadyProbe
+from ._models import JarManifest, JarSpec, LoopConfig
 from ._schema import schema, schema_json
 from ._size import Size, parse_size
+from ._tools import (
+    DiscoverConfig,
+    DiscoverTools,
+    LangChainTools,
+    McpServerConfig,
+    McpTools,
+    ToolEntry,
+)
 from ._toolservice import (
     AnnounceConfig,
     LimitsConfig,

@@ -24,8 +24,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from ._base import Metadata, _resolve, _Strict
 from ._duration import Duration
-from ._models import DiscoverTools, Metadata, ToolEntry, _resolve, _Strict
+from ._tools import DiscoverTools, ToolEntry
 
 __all__ = [
     "AnnounceConfig",
