@@ -7,7 +7,8 @@
 """
 
 from ._client import Channel, Description, GrpcToolSource, describe, health_check
-from ._server import Limits, TlsFiles, ToolServer, serve_grpc
+from ._server import Limits, TlsFiles, ToolServer
+from ._serving import serve_grpc
 from ._wire import PROTOCOL_VERSION, SERVICE_NAME, digest
 
 __all__ = [

@@ -7,9 +7,7 @@ without a token: it says only whether the service is up. Server reflection
 holds only the published .proto, never the tools), so grpcurl and grpcui need
 no .proto file.
 
-Stopping: health turns NOT_SERVING, new calls are refused, calls in flight get
-the grace period; one still running after it ends with UNAVAILABLE and a message,
-not a dropped connection.
+``serve_grpc`` (``_serving``) runs it.
 """
 
 from __future__ import annotations
@@ -22,42 +20,33 @@ from typing import Any
 
 import anyio
 import grpc
-from anyio.abc import TaskStatus
 from brainjar.adapters.grpc import tool_service_pb2 as pb
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
-from brainjar._errors import BadArguments, ToolError, TransportError
+from brainjar._errors import BadArguments, ToolError
 from brainjar.observe._tracing import remote_parent
 from brainjar.protocols import ToolSource
-from brainjar.tools import Tool, ToolPolicy, ToolResult, apply_policy, as_source, schema_problem
+from brainjar.tools import (
+    InFlight,
+    Tool,
+    ToolPolicy,
+    ToolResult,
+    apply_policy,
+    as_source,
+    schema_problem,
+)
 
-from ._auth import TokenInterceptor
-from ._wire import PROTOCOL_VERSION, SERVICE_NAME, add_servicer, digest, proof, tool_messages
+from ._wire import PROTOCOL_VERSION, digest, proof, tool_messages
 
-__all__ = ["Limits", "TlsFiles", "ToolServer", "serve_grpc"]
+__all__ = ["Limits", "TlsFiles", "ToolServer"]
 
 log = logging.getLogger("brainjar.grpc")
 
-# How long a stopping server lets calls in flight finish, by default.
-STOP_GRACE = 5.0
-# After the grace, how long calls cut off get to send their UNAVAILABLE status.
-CUT_OFF_MARGIN = 1.0
 # The service's setting behind each limit a call can hit, for its error message.
 _SETTINGS = {
     "timeout": " (limits.call_timeout)",
     "max_argument_bytes": " (limits.max_argument_bytes)",
     "max_result_bytes": " (limits.max_result_bytes)",
 }
-# The services server reflection describes (reflection lists itself too).
-REFLECTED = (
-    SERVICE_NAME,
-    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-    reflection.SERVICE_NAME,
-)
-REFLECTION_METHOD = f"/{reflection.SERVICE_NAME}/ServerReflectionInfo"
-# Room for the message framing around the arguments' JSON.
-_ENVELOPE_BYTES = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,8 +108,7 @@ class ToolServer:
     _changed: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _stopping: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
     _in_flight: dict[str, int] = field(default_factory=dict, init=False, repr=False)
-    _running: set[anyio.CancelScope] = field(default_factory=set, init=False, repr=False)
-    _idle: anyio.Event = field(default_factory=anyio.Event, init=False, repr=False)
+    _calls: InFlight = field(default_factory=InFlight, init=False, repr=False)
     _last_digest: str = field(default="", init=False, repr=False)
     source: ToolSource = field(init=False, repr=False)
 
@@ -152,17 +140,15 @@ class ToolServer:
     @property
     def running(self) -> int:
         """How many tool calls run now."""
-        return len(self._running)
+        return self._calls.running
 
     async def wait_idle(self) -> None:
         """Returns once no tool call runs."""
-        while self._running:
-            await self._idle.wait()
+        await self._calls.wait_idle()
 
     def cut_off(self) -> None:
         """Cancels the tool calls still running; each ends with UNAVAILABLE."""
-        for scope in list(self._running):
-            scope.cancel()
+        self._calls.cut_off()
 
     async def Describe(
         self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -268,10 +254,7 @@ class ToolServer:
     async def _run(
         self, tool: Tool, arguments: dict[str, Any], context: grpc.aio.ServicerContext[Any, Any]
     ) -> ToolResult:
-        with anyio.CancelScope() as scope:  # cancelled by cut_off, when a stop's grace ran out
-            if not self._running:
-                self._idle = anyio.Event()
-            self._running.add(scope)
+        with self._calls.track() as scope:  # cancelled by cut_off, when a stop's grace ran out
             try:
                 return await apply_policy(tool, self.limits.policy).call(arguments)
             except BadArguments as exc:
@@ -283,10 +266,6 @@ class ToolServer:
                 await context.abort(
                     getattr(grpc.StatusCode, exc.code), f"{exc} on {self.instance}{setting}"
                 )
-            finally:
-                self._running.discard(scope)
-                if not self._running:
-                    self._idle.set()
         if scope.cancelled_caught:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
@@ -294,101 +273,3 @@ class ToolServer:
                 "service's grace period for stopping; call it again once the service is back",
             )
         raise AssertionError  # abort raises; this tells the type checker
-
-
-async def serve_grpc(
-    server: ToolServer,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    tls: TlsFiles | None = None,
-    grace: float = STOP_GRACE,
-    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Serves ``server`` and gRPC health until cancelled; then stops gracefully.
-
-    On cancellation health says NOT_SERVING, the watch streams end, new calls are
-    refused, and calls in flight get ``grace`` seconds to finish; those still
-    running then end with UNAVAILABLE. Server reflection lists and describes the
-    tool service and health.
-
-    Args:
-        server: the servicer.
-        host: the address to listen on.
-        port: the port; 0 picks a free one.
-        tls: a certificate and key; without them the port speaks plain gRPC.
-        grace: seconds calls in flight may take to finish when stopping.
-        task_status: receives the port once the server listens.
-
-    Raises:
-        TransportError: the port could not be bound.
-    """
-    limits = server.limits
-    receive = limits.max_argument_bytes + _ENVELOPE_BYTES
-    interceptors = []
-    if server.token is not None:
-        interceptors.append(
-            TokenInterceptor(
-                server.token,
-                instance=lambda: server.instance,
-                open_methods={f"/{SERVICE_NAME}/Describe", REFLECTION_METHOD},
-            )
-        )
-    aio = grpc.aio.server(
-        interceptors=interceptors,
-        options=[
-            ("grpc.max_receive_message_length", receive),
-            ("grpc.max_send_message_length", limits.max_result_bytes + _ENVELOPE_BYTES),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
-    add_servicer(server, aio)
-    checker = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(checker, aio)
-    reflection.enable_server_reflection(REFLECTED, aio)
-    address = f"{host}:{port}"
-    try:
-        if tls is None:
-            bound = aio.add_insecure_port(address)
-        else:
-            credentials = grpc.ssl_server_credentials([(tls.key, tls.cert)])
-            bound = aio.add_secure_port(address, credentials)
-    except RuntimeError as exc:
-        raise TransportError(f"gRPC cannot listen on {address}: {exc}") from None
-    if bound == 0:
-        raise TransportError(f"gRPC cannot listen on {address}: is the port in use?")
-    server.ports["grpc"] = bound
-    # Serving from the first call answered: "" is the whole server, as grpc-health-probe asks.
-    for name in ("", SERVICE_NAME):
-        await checker.set(name, health_pb2.HealthCheckResponse.SERVING)
-    await aio.start()
-    server.notify_if_changed()
-    try:
-        task_status.started(bound)
-        version = server.source.version
-        while True:
-            version = await server.source.wait_changed(version)
-            server.notify_if_changed()
-    finally:
-        with anyio.CancelScope(shield=True):
-            server.stop_watchers()
-            await checker.enter_graceful_shutdown()
-            await _drain(server, aio, grace=grace)
-
-
-async def _drain(server: ToolServer, aio: grpc.aio.Server, *, grace: float) -> None:
-    """Refuses new calls, lets those in flight finish within ``grace``, cuts off the rest."""
-    async with anyio.create_task_group() as tg:
-        # stop() refuses new calls at once; it cancels what is left only after the margin,
-        # by when the calls cut off below have sent their status.
-        tg.start_soon(aio.stop, grace + CUT_OFF_MARGIN)
-        with anyio.move_on_after(grace):
-            await server.wait_idle()
-        if server.running:
-            log.warning(
-                "%s cuts off %d tool calls still running after its grace of %gs",
-                server.instance,
-                server.running,
-                grace,
-            )
-            server.cut_off()

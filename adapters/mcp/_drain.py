@@ -15,8 +15,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from brainjar.tools import InFlight
 
 __all__ = ["Drain"]
 
@@ -54,23 +55,20 @@ class Drain:
         self.app = app
         self.name = name
         self.draining = False
-        self._running: set[anyio.CancelScope] = set()
-        self._idle = anyio.Event()
+        self._requests = InFlight()
 
     @property
     def running(self) -> int:
         """How many requests run now."""
-        return len(self._running)
+        return self._requests.running
 
     async def wait_idle(self) -> None:
         """Returns once no request runs."""
-        while self._running:
-            await self._idle.wait()
+        await self._requests.wait_idle()
 
     def cut_off(self) -> None:
         """Ends the requests still running, each with a JSON-RPC error to its caller."""
-        for scope in list(self._running):
-            scope.cancel()
+        self._requests.cut_off()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -100,16 +98,8 @@ class Drain:
                 call.done = True
             await send(message)
 
-        with anyio.CancelScope() as held:
-            if not self._running:
-                self._idle = anyio.Event()
-            self._running.add(held)
-            try:
-                await self.app(scope, reading, writing)
-            finally:
-                self._running.discard(held)
-                if not self._running:
-                    self._idle.set()
+        with self._requests.track() as held:
+            await self.app(scope, reading, writing)
         if held.cancelled_caught and not call.done:
             message = (
                 f"{self.name} stopped before this request finished: it outlived the "

@@ -9,7 +9,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from brainjar.adapters.grpc import ToolServer, serve_grpc
-from brainjar.adapters.grpc._server import STOP_GRACE
+from brainjar.adapters.grpc._serving import STOP_GRACE
 from brainjar.manifest import GrpcEndpointConfig
 
 if TYPE_CHECKING:

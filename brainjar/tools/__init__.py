@@ -12,12 +12,14 @@
   written once here and used by the loop, the MCP gateway, the gRPC server and
   ``serve-tools``.
 - ``reporting``, ``current_reporter``: how a call in flight reports progress and
-  log messages to its caller.
+  log messages to its caller. ``InFlight``: the calls or requests a stopping
+  server waits for, then cuts off.
 
 May import: ``brainjar._errors``, ``brainjar.protocols``; nothing else of brainjar.
 """
 
 from ._function import tool
+from ._inflight import InFlight
 from ._policies import (
     Approval,
     ToolPolicy,
@@ -52,6 +54,7 @@ __all__ = [
     "CallReporter",
     "ChangeSignal",
     "Filtered",
+    "InFlight",
     "Prefixed",
     "Signalled",
     "StaticSource",
