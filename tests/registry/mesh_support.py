@@ -41,13 +41,14 @@ def slow(seconds: float) -> str:
 '''
 
 
-def selected(source: DiscoverSource) -> list[Service]:
-    """The rows of the services ``source``'s selector picks.
+def rows_of(source: DiscoverSource, *names: str) -> list[Service]:
+    """``source``'s rows of the services announced under ``names``.
 
-    Other tests' services on loopback (the suite runs in parallel) show up as
-    unselected rows; a test about its own services looks only at these.
+    Other tests' services share loopback (the suite runs in parallel), and a
+    stale announcement of one may point at a port another test's server has
+    since taken; a test about its own services looks only at their rows.
     """
-    return [row for row in source.registry.services() if row.status != "unselected"]
+    return [row for row in source.registry.services() if row.sighting.instance in names]
 
 
 async def eventually(predicate: Callable[[], bool], *, limit: float = WAIT) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 from brainjar.registry import DiscoverSettings, DiscoverSource
-from mesh_support import eventually, selected, tool_service, write_service
+from mesh_support import eventually, rows_of, tool_service, write_service
 
 LOOPBACK = ["127.0.0.1"]
 
@@ -140,9 +140,11 @@ async def test_spoofed_announcements_are_refused(case: str) -> None:
             async with _source(uid, **kwargs) as source:
                 # Other tests' services on loopback show up too, as unselected rows.
                 await eventually(
-                    lambda: any(row.status != "checking" for row in selected(source))
+                    lambda: any(row.status != "checking" for row in rows_of(source, real_name))
                 )
-                [row] = selected(source)
+                rows = rows_of(source, real_name)
+                assert len(rows) == 1, rows
+                [row] = rows
                 assert row.status == "refused", row
                 assert _names(source) == set()
                 expected = {"no-token": "token", "not-allowed": "allow", "wrong-name": "spoofed"}

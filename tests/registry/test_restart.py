@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from brainjar.registry import DiscoverSettings, DiscoverSource
-from mesh_support import eventually, selected, tool_service, write_service
+from mesh_support import eventually, rows_of, tool_service, write_service
 
 LOOPBACK = ["127.0.0.1"]
 # Failed health checks that never run out within a test.
@@ -40,7 +40,7 @@ async def test_restarted_on_the_same_port_after_a_crash_is_found_again(tmp_path:
             port = first.grpc_port
             await eventually(lambda: _echo_at(source, port))
             first.signal(signal.SIGKILL)  # a crash: no goodbye
-            await eventually(lambda: not selected(source))  # the health check
+            await eventually(lambda: not rows_of(source, name))  # the health check
         again = write_service(tmp_path, name, labels=labels, extra=f"grpc: {{port: {port}}}\n")
         async with tool_service(again) as second:
             assert second.grpc_port == port
@@ -71,5 +71,5 @@ async def test_restarted_on_a_new_port_before_the_health_check_is_found_again(
             source.registry.health_failures = 2  # ... and only then may the health check drop it
             await eventually(lambda: _echo_at(source, new))
             assert await _echo(source, "moved") == "moved"
-            rows = selected(source)
+            rows = rows_of(source, name)
             assert [(r.status, r.sighting.port) for r in rows] == [("ok", new)], rows
