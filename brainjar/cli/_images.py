@@ -158,13 +158,18 @@ def login(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
+    insecure: InsecureOpt = False,
+    ca: CaOpt = None,
 ) -> None:
-    """Store a registry's user name and password in ~/.docker/config.json (as docker login)."""
+    """Check a registry's user name and password, then store them in ~/.docker/config.json."""
+    from brainjar.image._remote import check_login
+
     password = (
         sys.stdin.readline().rstrip("\n")
         if password_stdin
         else typer.prompt("Password", hide_input=True)
     )
+    _guard(lambda: check_login(registry, username, password, insecure=insecure, ca=ca))
     config_path = Path(os.path.expanduser("~/.docker/config.json"))
     config: dict[str, Any] = {}
     if config_path.is_file():

@@ -64,6 +64,11 @@ def _raw(manifest_path: Path) -> Any:
     return yaml.load(manifest_path.read_text(encoding="utf-8"))
 
 
+def _local(part: str) -> bool:
+    """Whether a command word names a file relative to the manifest (as _files packs it)."""
+    return not part.startswith(("-", "/")) and ("/" in part or part.endswith((".py", ".js")))
+
+
 def _rewrite(data: Any, *, weights: str | None) -> bytes:
     """The manifest as written, with the weights at their place in the image."""
     from ruamel.yaml import YAML
@@ -72,6 +77,13 @@ def _rewrite(data: Any, *, weights: str | None) -> bytes:
     yaml.preserve_quotes = True
     if weights is not None:
         data["spec"]["model"]["weights"] = weights
+    for entry in data["spec"].get("tools") or []:
+        mcp = entry.get("mcp") if hasattr(entry, "get") else None
+        command = [*(mcp.get("command") or []), *(mcp.get("args") or [])] if mcp else []
+        if mcp and "cwd" not in mcp and any(_local(str(part)) for part in command):
+            # A local script is packed beside the manifest; run it from its place in
+            # the image, not from wherever `brainjar run REF` is started.
+            mcp["cwd"] = "."
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue().encode()

@@ -22,7 +22,7 @@ from . import _media as media
 from ._ref import Reference
 from ._store import ImageError, Store
 
-__all__ = ["PullResult", "PushResult", "pull_image", "push_image"]
+__all__ = ["PullResult", "PushResult", "check_login", "pull_image", "push_image"]
 
 # Seconds for one request's connect and for each read of its answer.
 REQUEST_TIMEOUT = 60.0
@@ -126,6 +126,62 @@ def _client(ref: Reference, *, insecure: bool, ca: Path | None) -> Any:
                 f"{ref.registry} -u USER` (or docker login)"
             )
     return client, container
+
+
+def check_login(
+    registry: str, username: str, password: str, *, insecure: bool, ca: Path | None
+) -> None:
+    """Checks a user name and password against ``registry`` (as ``docker login`` does).
+
+    Basic auth: ``GET /v2/`` with them must not answer 401. Bearer-token auth: the
+    realm named in the challenge must issue a token for them.
+
+    Raises:
+        ManifestError: ``--insecure`` for a registry that is not on loopback.
+        ImageError: the registry cannot be reached or refuses the credentials.
+    """
+    import requests
+    import requests.utils
+
+    if insecure and not _loopback(registry):
+        raise ManifestError(
+            f"--insecure (plain HTTP) is only for registries on this machine's loopback, "
+            f"not {registry}; use TLS, with --ca FILE for a private CA"
+        )
+    verify: bool | str = str(ca) if ca is not None else True
+    url = f"{'http' if insecure else 'https'}://{registry}/v2/"
+    refused = (
+        f"the registry {registry} refused the user name {username!r} and its password "
+        "(401); check them and run brainjar login again; nothing was saved"
+    )
+    try:
+        answer = requests.get(
+            url, auth=(username, password), timeout=REQUEST_TIMEOUT, verify=verify
+        )
+        challenge = answer.headers.get("Www-Authenticate", "")
+        if answer.status_code == 401 and challenge.lower().startswith("bearer"):
+            params = requests.utils.parse_dict_header(challenge[len("bearer") :].strip())
+            realm = params.pop("realm", None) or ""
+            answer = requests.get(
+                realm,
+                params={k: v for k, v in params.items() if k == "service"},
+                auth=(username, password),
+                timeout=REQUEST_TIMEOUT,
+                verify=verify,
+            )
+    except requests.RequestException as exc:
+        raise ImageError(
+            f"cannot reach the registry {registry} ({type(exc).__name__}: {exc}); check "
+            "the address, that it runs, and --insecure (loopback HTTP) or --ca (a private CA); "
+            "nothing was saved"
+        ) from None
+    if answer.status_code in (401, 403):
+        raise ImageError(refused)
+    if answer.status_code >= 400:
+        raise ImageError(
+            f"the registry {registry} answered {answer.status_code} when brainjar checked the "
+            "credentials; check the address; nothing was saved"
+        )
 
 
 def _check(response: Any, *, what: str, ref: Reference, ok: tuple[int, ...]) -> None:

@@ -141,3 +141,47 @@ def test_a_tampered_blob_is_refused_and_leaves_the_store_clean(
     )
     assert unknown.returncode == 1 and "404" in unknown.stderr, unknown.stderr
     assert blobs(store) == set()
+
+
+LOCAL_MCP = """\
+apiVersion: brainjar.dev/v1
+kind: Jar
+metadata: {name: local-mcp}
+spec:
+  model: {backend: openai, name: m, endpoint: "http://127.0.0.1:9/v1"}
+  tools:
+    - mcp: {command: [python, srv/server.py], name: local}
+"""
+MCP_SERVER = '''\
+from mcp.server.mcpserver import MCPServer
+
+app = MCPServer("local")
+
+
+@app.tool()
+def whisper(text: str) -> str:
+    """Says text quietly."""
+    return text.lower()
+
+
+app.run()
+'''
+
+
+def test_a_local_mcp_server_runs_from_its_place_in_a_pulled_image(
+    plain: Registry, tmp_path: Path
+) -> None:
+    jar = tmp_path / "jar"
+    (jar / "srv").mkdir(parents=True)
+    (jar / "srv" / "server.py").write_text(MCP_SERVER)
+    (jar / "local.yaml").write_text(LOCAL_MCP)
+    source, store = tmp_path / "source", tmp_path / "images"
+    ref = f"{plain.address}/jars/local-mcp:1"
+    assert brainjar("build", str(jar / "local.yaml"), "-t", ref, store=source).returncode == 0
+    assert brainjar("push", "--insecure", ref, store=source).returncode == 0
+    for path in sorted(jar.rglob("*"), reverse=True):  # the source folder is gone
+        path.unlink() if path.is_file() else path.rmdir()
+    assert brainjar("pull", "--insecure", ref, store=store).returncode == 0
+    listed = brainjar("tools", ref, store=store)
+    assert listed.returncode == 0, listed.stderr
+    assert "whisper" in listed.stdout, listed.stdout + listed.stderr

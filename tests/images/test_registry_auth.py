@@ -57,7 +57,7 @@ def test_login_then_push_and_pull(guarded: Registry, tmp_path: Path) -> None:
     ref = f"{guarded.address}/jars/small:2"
     assert brainjar("build", str(_jar(tmp_path)), "-t", ref, store=source).returncode == 0
     login = brainjar(
-        "login", guarded.address, "-u", USER[0], "--password-stdin",
+        "login", "--insecure", guarded.address, "-u", USER[0], "--password-stdin",
         store=source, home=home, stdin=USER[1] + "\n",
     )  # fmt: skip
     assert login.returncode == 0, login.stderr
@@ -66,3 +66,18 @@ def test_login_then_push_and_pull(guarded: Registry, tmp_path: Path) -> None:
     pulled = brainjar("pull", "--insecure", ref, store=store, home=home)
     assert pulled.returncode == 0, pulled.stderr
     assert blobs(store) == blobs(source)
+
+
+def test_login_checks_the_password_and_saves_nothing_when_wrong(
+    guarded: Registry, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    login = brainjar(
+        "login", "--insecure", guarded.address, "-u", USER[0], "--password-stdin",
+        store=tmp_path / "images", home=home, stdin="wrong-pass\n",
+    )  # fmt: skip
+    assert login.returncode == 1, login.stderr
+    assert "refused" in login.stderr and guarded.address in login.stderr
+    assert "Traceback" not in login.stderr
+    assert not (home / ".docker" / "config.json").exists()
