@@ -5,6 +5,10 @@ in a temporary folder, then times the brainjar commands as a user runs them:
 build into an empty store, a first push, a second push (which must send no
 layer), pull into an empty store, and beside them a raw monolithic upload of the
 same weights blob with plain HTTP (POST + PUT), the floor any client pays.
+Last, ``brainjar run REF PROMPT`` from the pulled image against ``brainjar run
+manifests/hello.yaml PROMPT`` (model start, two model steps, one tool call),
+interleaved, ``RUNS`` times each, medians: the image path may add no more than
+10% or 0.3 s (issue 12).
 
     python bench/bench_images.py
 """
@@ -15,6 +19,7 @@ import hashlib
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HELLO = ROOT / "manifests" / "hello.yaml"
 START_WAIT = 30.0
 COMMAND_LIMIT = 600
+# One-shot runs of each kind, interleaved; the medians are compared.
+RUNS = 3
+PROMPT = "What is in the sandbox?"
 
 
 def _free_port() -> int:
@@ -117,12 +125,23 @@ def main() -> None:
             rows.append(("tools REF (unpack + load)", took, ""))
             took, out = _brainjar("tools", "--json", str(HELLO), store=target)
             rows.append(("tools hello.yaml (path)", took, ""))
+            by_ref, by_path = [], []
+            for _ in range(RUNS):
+                by_ref.append(_brainjar("run", ref, PROMPT, store=target)[0])
+                by_path.append(_brainjar("run", str(HELLO), PROMPT, store=target)[0])
+            ref_s, path_s = statistics.median(by_ref), statistics.median(by_path)
+            rows.append((f"run REF (median of {RUNS})", ref_s, ""))
+            rows.append((f"run hello.yaml (median of {RUNS})", path_s, ""))
         finally:
             registry.terminate()
             registry.wait(START_WAIT)
     print(f"{'step':32} {'seconds':>8} {'bytes':>11}")
     for name, seconds, size in rows:
         print(f"{name:32} {seconds:8.2f} {size:>11}")
+    added = ref_s - path_s
+    limit = max(0.1 * path_s, 0.3)
+    verdict = "within" if added <= limit else "OVER"
+    print(f"run REF adds {added:+.2f} s to run hello.yaml ({verdict} the limit of {limit:.2f} s)")
 
 
 if __name__ == "__main__":
