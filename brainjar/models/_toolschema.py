@@ -179,11 +179,7 @@ def answer_now(messages: Sequence[Message]) -> str:
     ``role: tool`` turn its training never showed it.
     """
     question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-    results = [
-        f"{message.name or 'the tool'} returned:\n{message.content.strip()}"
-        for message in messages[-8:]
-        if message.role == "tool"
-    ]
+    results = [tool_result_text(message) for message in messages[-8:] if message.role == "tool"]
     shown = "\n\n".join(results) or "(no results)"
     return f"{shown}\n\nDo not call a tool again. Answer my question from these results: {question}"
 
@@ -246,13 +242,21 @@ def history_messages(
     (llama.cpp's chatml-function-calling dropped such turns altogether).
     """
     prompt = tools_prompt(tools, choice=choice)
+    question = next((m.content for m in reversed(messages) if m.role == "user"), "")
     out: list[Message] = []
-    for message in messages:
+    for index, message in enumerate(messages):
         if message.role == "assistant":
             out.append(Message(role="assistant", content=reply_text(message)))
         elif message.role == "tool":
-            text = f"{message.name or 'the tool'} returned:\n{message.content.strip()}"
-            out.append(Message(role="user", content=text))
+            text = tool_result_text(message)
+            if index == len(messages) - 1 and question:
+                # The question again, after the result: a small model answers the
+                # last thing it read, and otherwise forgets what it was asked.
+                text += f"\n\nUse this result to answer my question: {question}"
+            if out and out[-1].role == "user" and messages[index - 1].role == "tool":
+                out[-1] = Message(role="user", content=f"{out[-1].content}\n\n{text}")
+            else:
+                out.append(Message(role="user", content=text))
         else:
             out.append(message)
     if out and out[0].role == "system":
@@ -261,6 +265,18 @@ def history_messages(
     else:
         out.insert(0, Message(role="system", content=prompt))
     return out
+
+
+def tool_result_text(message: Message) -> str:
+    """A tool's result as the model reads it: framed, named, and its text on one line.
+
+    The reply is JSON, whose strings cannot hold a raw line break: a small model
+    that copies a multi-line result into its answer stops at the first break
+    (a listing of two files came back as the first file's name). Joined with
+    ``"; "``, the whole result is there to copy.
+    """
+    lines = [line.strip() for line in message.content.splitlines() if line.strip()]
+    return f"Tool result ({message.name or 'tool'}):\n{'; '.join(lines)}"
 
 
 def reply_text(message: Message) -> str:

@@ -138,7 +138,8 @@ def test_history_shows_calls_as_json_and_keeps_tool_results() -> None:
     assert shown[0].role == "system" and shown[0].content.startswith("You are a clerk.\n\n")
     assert "list_directory" in shown[0].content
     assert json.loads(shown[2].content) == _call("list_directory", {})
-    assert shown[3] == Message(role="user", content="list_directory returned:\nnotes.txt\ntodo.txt")
+    assert shown[3].role == "user"
+    assert shown[3].content.startswith("Tool result (list_directory):\nnotes.txt; todo.txt")
     assert history_messages(history[1:2], TOOLS)[0].role == "system"
 
 
@@ -246,5 +247,5 @@ async def test_a_repeated_call_is_asked_again_for_the_answer() -> None:
     assert not response.message.tool_calls and "".join(deltas) == "notes.txt and todo.txt"
     assert len(asked) == 2
     last = asked[1]["messages"][-1]
-    assert last["role"] == "user" and "list_directory returned:\nnotes.txt" in last["content"]
+    assert last["role"] == "user" and "(list_directory):\nnotes.txt; todo.txt" in last["content"]
     assert asked[1]["response_format"]["schema"]["required"] == ["answer"]
