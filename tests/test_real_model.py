@@ -103,7 +103,7 @@ def test_ctrl_c_in_a_chat_leaves_no_process(tmp_path: Path) -> None:
         family = _descendants(chat.pid)
         assert family, "the model process should be running under brainjar"
         chat.send_signal(signal.SIGINT)
-        assert chat.wait(timeout=60) == 130
+        assert chat.wait(timeout=RUN_LIMIT) == 130
         deadline = time.monotonic() + 30
         while _alive(family) and time.monotonic() < deadline:
             time.sleep(0.1)

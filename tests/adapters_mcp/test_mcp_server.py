@@ -169,10 +169,13 @@ async def test_brainjar_mcp_over_stdio_with_the_sdk_client(tmp_path: Path) -> No
 
 # The Inspector CLI's exit status when the tool's result has isError: true.
 INSPECTOR_TOOL_IS_ERROR = 5
+# The Inspector's own limit on connecting to the server, in ms (its default, 15 s,
+# is too short for a brainjar start on a loaded 2-core machine).
+INSPECTOR_CONNECT_MS = "120000"
 
 
 async def _inspector(tmp_path: Path, *args: str, status: int = 0) -> Any:
-    command = [node_bin("mcp-inspector"), "--cli", *args]
+    command = [node_bin("mcp-inspector"), "--cli", *args, "--connect-timeout", INSPECTOR_CONNECT_MS]
     env = {**os.environ, "MCP_CATALOG_PATH": str(tmp_path / "catalog.json")}
     done = await anyio.run_process(command, env=env, check=False)
     assert done.returncode == status, done.stderr.decode() + done.stdout.decode()

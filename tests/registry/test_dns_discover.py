@@ -30,7 +30,7 @@ from brainjar.manifest import DiscoverTools, JarManifest, load_manifest
 # a gRPC Describe per service, on a busy machine).
 DISCOVER_SHOWS = 90.0
 # Limit on `brainjar discover` exiting after SIGINT.
-DISCOVER_STOP = 20.0
+DISCOVER_STOP = 60.0
 
 NAMESPACE = "agents"
 SUFFIX = f"{NAMESPACE}.svc.cluster.local"
