@@ -18,7 +18,14 @@ from brainjar.runtime._messages import Message, ModelResponse, ModelTextDelta, T
 if TYPE_CHECKING:
     from brainjar.process._supervisor import ProcessSpec, SupervisedProcess
 
-__all__ = ["EXIT_NOTICE", "ModelState", "ModelStatus", "model_status", "start_model"]
+__all__ = [
+    "EXIT_NOTICE",
+    "ModelState",
+    "ModelStatus",
+    "model_status",
+    "start_model",
+    "tool_call_mode",
+]
 
 # After a request lost its connection, how long the supervisor has to notice that
 # the model process exited (it checks every EXIT_POLL_INTERVAL, then reaps it).
@@ -101,15 +108,21 @@ async def start_model(
 
     endpoint = config.endpoint
     spec: ProcessSpec | None = None
+    mode = tool_call_mode(config)
     if config.backend == "llama-cpp":
-        from brainjar.models._llamacpp import llamacpp_process_spec, resolve_weights
+        from brainjar.models._llamacpp import (
+            chat_template_args,
+            llamacpp_process_spec,
+            resolve_weights,
+        )
 
         weights = resolve_weights(config.weights or "smollm2-135m", base_dir=base_dir)
-        native = config.tool_calls == "native"
+        native = mode == "native"
         spec = llamacpp_process_spec(
             weights,
             n_ctx=config.context_size,
             chat_format="chatml-function-calling" if native else None,
+            extra_args=() if native else chat_template_args(weights),
         )
     elif config.process is not None:
         spec = _process_spec(config.process, backend=config.backend)
@@ -120,10 +133,16 @@ async def start_model(
         endpoint = (endpoint or base).replace("{port}", str(process.port))
     client = _client(config, endpoint=endpoint or "")
     stack.push_async_callback(client.aclose)
-    if config.backend == "llama-cpp" and config.tool_calls != "native":
+    if mode != "native":
         from brainjar.models._constrained import ConstrainedClient
 
-        client = ConstrainedClient(client, mode=config.tool_calls)
+        if config.backend == "openai":
+            from brainjar.models._structured import JsonSchemaClient
+
+            # llama-cpp-python's json_object+schema becomes the standard json_schema.
+            client = JsonSchemaClient(client)
+        # The Ollama client turns the schema into Ollama's `format` itself.
+        client = ConstrainedClient(client, mode=mode)
     return client if process is None else _Supervised(client, process, timeout=config.timeout)
 
 
@@ -239,6 +258,17 @@ def _connection_lost(exc: ModelError) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def tool_call_mode(config: ModelConfig) -> Literal["constrained", "native", "prompt"]:
+    """How the model calls tools: ``spec.model.tool_calls``, or the backend's default.
+
+    The default is ``constrained`` for llama-cpp (brainjar owns that server and
+    knows it holds a reply to a schema) and ``native`` for ollama and openai.
+    """
+    if config.tool_calls is not None:
+        return config.tool_calls
+    return "constrained" if config.backend == "llama-cpp" else "native"
 
 
 def _client(config: ModelConfig, *, endpoint: str) -> ModelClient:

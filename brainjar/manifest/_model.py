@@ -56,12 +56,13 @@ class ModelConfig(_Strict):
     system: str | None = None
     parameters: dict[str, Any] = {}
     context_size: int = Field(default=2048, ge=256, description="llama-cpp: n_ctx")
-    tool_calls: Literal["constrained", "native", "prompt"] = Field(
-        default="constrained",
-        description="llama-cpp: how the model calls tools. constrained: the tools are "
-        "described in the system prompt and the reply is held to a JSON schema built from "
-        "them; prompt: the same prompt without the schema; native: the server's "
-        "chatml-function-calling handler",
+    tool_calls: Literal["constrained", "native", "prompt"] | None = Field(
+        default=None,
+        description="how the model calls tools (default: constrained for llama-cpp, native "
+        "for ollama and openai). constrained: the tools are described in the system prompt "
+        "and the reply is held to a JSON schema built from them (llama-cpp; ollama's format; "
+        "openai's response_format json_schema); prompt: the same prompt without the schema; "
+        "native: the server's own tool calling (llama-cpp: chatml-function-calling)",
     )
     timeout: Duration = 120.0
 

