@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "protocols": set(),
     "tools": BASE,
     "runtime": BASE | {"tools"},
-    "process": {"_redact", "_errors"},
+    "process": {"_redact", "_errors", "tools"},
     "observe": BASE | {"tools", "runtime", "process"},
     "http": {"_redact", "_errors"},
     "manifest": {"_redact", "_errors"},

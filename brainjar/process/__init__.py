@@ -4,7 +4,8 @@
 grandchildren included), probes its readiness, restarts it with backoff, and
 stops it in order. ``_reaper.py`` runs as a script and imports nothing of brainjar.
 
-May import: ``brainjar._errors``, ``brainjar._redact``.
+May import: ``brainjar._errors``, ``brainjar._redact``, ``brainjar.tools`` (its
+``ChangeSignal``, the version counter a process's state changes bump).
 """
 
 from ._process import REAPER_PATH, reaper_command, running

@@ -31,6 +31,7 @@ from anyio.abc import Process, TaskStatus
 
 from brainjar._errors import ProcessError
 from brainjar._redact import redact
+from brainjar.tools._signal import ChangeSignal
 
 from ._process import running
 
@@ -118,8 +119,7 @@ class SupervisedProcess:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self._state: ProcessState = "starting"
-        self._changed: anyio.Event | None = None
-        self.version = 0
+        self._changes = ChangeSignal()
         self.restarts = 0
         self.failure: ProcessError | None = None
         self._log = log
@@ -142,10 +142,12 @@ class SupervisedProcess:
         if value == self._state:
             return
         self._state = value
-        self.version += 1
-        changed, self._changed = self._changed, None
-        if changed is not None:
-            changed.set()
+        self._changes.bump()
+
+    @property
+    def version(self) -> int:
+        """Goes up with every change of ``state``."""
+        return self._changes.version
 
     @property
     def last_exit(self) -> int | None:
@@ -157,11 +159,7 @@ class SupervisedProcess:
 
         Callers bound the wait themselves (``anyio.fail_after``).
         """
-        while self.version == seen:
-            if self._changed is None:
-                self._changed = anyio.Event()
-            await self._changed.wait()
-        return self.version
+        return await self._changes.wait(seen)
 
     async def wait_ready(self) -> None:
         """Waits until the process is ready (at once if it is).
