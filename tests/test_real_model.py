@@ -83,6 +83,10 @@ def test_hello_answers_with_a_tool_call(tmp_path: Path) -> None:
     assert transcript.is_relative_to(tmp_path) and transcript.read_text().count("\n") >= 4
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_a_chat_leaves_no_process(tmp_path: Path) -> None:
     chat = subprocess.Popen(
         [sys.executable, "-m", "brainjar", "run", str(HELLO)],
@@ -91,6 +95,9 @@ def test_ctrl_c_in_a_chat_leaves_no_process(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "XDG_STATE_HOME": str(tmp_path)},
+        # As at a terminal: a runner started in the background (nohup, `cmd &` in a
+        # script) hands its children SIGINT ignored, and Python keeps it ignored.
+        preexec_fn=_sigint_default,
     )
     try:
         assert chat.stderr is not None
