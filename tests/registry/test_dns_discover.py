@@ -29,7 +29,7 @@ from brainjar.manifest import DiscoverTools, JarManifest, load_manifest
 # Limit on `brainjar discover` showing the services (a fresh Python process, then
 # a gRPC Describe per service, on a busy machine).
 DISCOVER_SHOWS = 90.0
-# Limit on `brainjar discover` exiting after SIGINT.
+# Limit on `brainjar discover` exiting after SIGTERM.
 DISCOVER_STOP = 60.0
 
 NAMESPACE = "agents"
@@ -117,7 +117,9 @@ async def _discover_json(server: Dnsmasq, uid: str, *names: str) -> list[dict[st
                 lambda: settled() or process.returncode is not None, limit=DISCOVER_SHOWS
             )
             assert settled(), f"discover exited {process.returncode}: {snapshots}"
-            process.send_signal(signal.SIGINT)
+            # SIGTERM, not SIGINT: a runner started in the background hands its
+            # children SIGINT ignored (and Python keeps it so); SIGTERM always stops it.
+            process.send_signal(signal.SIGTERM)
             with anyio.fail_after(DISCOVER_STOP):
                 await process.wait()
             tg.cancel_scope.cancel()
