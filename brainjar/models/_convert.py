@@ -137,10 +137,15 @@ def llama_cpp_response_format(response_format: Mapping[str, Any]) -> dict[str, A
 
 
 def ollama_format(response_format: Mapping[str, Any]) -> str | dict[str, Any] | None:
-    """OpenAI's ``response_format`` as Ollama's ``format``: ``"json"``, a schema, or None."""
+    """OpenAI's ``response_format`` as Ollama's ``format``: ``"json"``, a schema, or None.
+
+    llama-cpp-python's ``{"type": "json_object", "schema": S}`` (the shape
+    ``ConstrainedClient`` asks in) is a schema too.
+    """
     kind = response_format.get("type")
     if kind == "json_object":
-        return "json"
+        schema = response_format.get("schema")
+        return dict(schema) if isinstance(schema, Mapping) else "json"
     if kind == "json_schema":
         schema = _schema_of(response_format)
         return dict(schema) if isinstance(schema, Mapping) else "json"

@@ -36,24 +36,6 @@ _ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def _schema_format(parameters: Mapping[str, Any]) -> Mapping[str, Any]:
-    """llama-cpp-python's ``json_object`` with a ``schema`` as the standard ``json_schema``.
-
-    ``ConstrainedClient`` asks in llama-cpp-python's shape; Ollama's ``format``
-    takes the schema itself, which ``ollama_options`` keeps only from the
-    standard shape (a bare ``json_object`` stays ``"json"``).
-    """
-    shape = parameters.get("response_format")
-    if not (
-        isinstance(shape, Mapping)
-        and shape.get("type") == "json_object"
-        and isinstance(shape.get("schema"), Mapping)
-    ):
-        return parameters
-    schema = {"name": "brainjar_reply", "schema": dict(shape["schema"])}
-    return {**parameters, "response_format": {"type": "json_schema", "json_schema": schema}}
-
-
 class OllamaClient:
     """Talks to an Ollama server's ``/api/chat``, streaming, with tools.
 
@@ -92,7 +74,7 @@ class OllamaClient:
         Raises:
             ModelError: the server refused, failed, timed out or could not be reached.
         """
-        options, fields = ollama_options(_schema_format(parameters))
+        options, fields = ollama_options(parameters)
         try:
             parts = await self._client.chat(
                 model=self.model,
