@@ -9,6 +9,7 @@ sent (``HEAD`` first); a pulled blob is hashed before it enters the store.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -27,6 +28,8 @@ __all__ = ["PullResult", "PushResult", "check_login", "pull_image", "push_image"
 # Seconds for one request's connect and for each read of its answer.
 REQUEST_TIMEOUT = 60.0
 _CHUNK = 1 << 20
+# Error codes of the distribution spec in what oras raises when a registry refuses.
+_REFUSALS = ("UNAUTHORIZED", "DENIED")
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,55 @@ def _loopback(registry: str) -> bool:
         return False
 
 
+@functools.cache
+def _classes() -> tuple[type[Any], type[Any]]:
+    """oras's registry client as brainjar uses it, and a transport with a timeout.
+
+    Made on first use: oras and requests are imported only by the image commands.
+    """
+    import oras.auth
+    import oras.provider
+    import requests.adapters
+
+    # oras retries a failed request five times with waits that add up to minutes;
+    # brainjar reports the failure at once and leaves the store clean instead.
+    once = oras.provider.Registry.do_request.__wrapped__
+
+    class Registry(oras.provider.Registry):  # type: ignore[misc]
+        def do_request(
+            self,
+            url: str,
+            method: str = "GET",
+            data: Any = None,
+            headers: dict[str, str] | None = None,
+            json: Any = None,
+            stream: bool = False,
+        ) -> Any:
+            response = once(self, url, method, data, dict(headers or {}), json, stream)
+            auth = self.auth
+            if (
+                response.status_code == 401
+                and isinstance(auth, oras.auth.TokenAuth)
+                and auth.token is not None
+                and "bearer" in response.headers.get("Www-Authenticate", "").lower()
+            ):
+                # The token is for another scope (pull, where a push needs pull,push):
+                # oras would send it again; ask the realm for one of this scope.
+                auth.token = None
+                response = once(self, url, method, data, dict(headers or {}), json, stream)
+            return response
+
+    class Patient(requests.adapters.HTTPAdapter):
+        """Gives every request a timeout: oras sets none, and a registry may go silent."""
+
+        def send(self, request: Any, timeout: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+            return super().send(request, timeout=timeout or REQUEST_TIMEOUT, **kwargs)
+
+    return Registry, Patient
+
+
 def _client(ref: Reference, *, insecure: bool, ca: Path | None) -> Any:
     """An ``oras`` registry client for ``ref``'s registry, with the auth it asks for."""
-    import oras.provider
     import requests
 
     if ref.registry is None:
@@ -88,14 +137,12 @@ def _client(ref: Reference, *, insecure: bool, ca: Path | None) -> Any:
     challenge = probe.headers.get("Www-Authenticate", "")
     backend = "basic" if challenge.lower().startswith("basic") else "token"
 
-    class _Registry(oras.provider.Registry):  # type: ignore[misc]
-        # oras retries a failed request five times with waits that add up to minutes;
-        # brainjar reports the failure at once and leaves the store clean instead.
-        do_request = oras.provider.Registry.do_request.__wrapped__
-
-    client = _Registry(
+    registry_class, transport = _classes()
+    client = registry_class(
         hostname=ref.registry, insecure=insecure, tls_verify=verify, auth_backend=backend
     )
+    for prefix in ("http://", "https://"):
+        client.session.mount(prefix, transport())
     container = client.get_container(f"{ref.registry}/{ref.repository}")
     client.auth.load_configs(container)
     if (
@@ -207,11 +254,24 @@ def _call(fn: Any, *args: Any, ref: Reference, what: str, **kwargs: Any) -> Any:
 
     try:
         return fn(*args, **kwargs)
-    except (requests.RequestException, ValueError, OSError) as exc:
-        raise ImageError(
-            f"{what} of {ref} failed at {ref.registry}: {type(exc).__name__}: {exc}; "
-            "check that the registry runs and that your credentials are right"
-        ) from None
+    except ValueError as exc:
+        if any(code in str(exc) for code in _REFUSALS):  # oras: "Issue retrieving session url"
+            raise ImageError(
+                f"{ref.registry} refused {what} of {ref} (401 unauthorized: its token "
+                f"server gave no right to {ref.repository} for the credentials brainjar has); "
+                f"run `brainjar login {ref.registry}` (or docker login) as a user who may "
+                "push and pull there, or set ORAS_USER and ORAS_PASS"
+            ) from None
+        raise _failed(exc, ref=ref, what=what) from None
+    except (requests.RequestException, OSError) as exc:
+        raise _failed(exc, ref=ref, what=what) from None
+
+
+def _failed(exc: Exception, *, ref: Reference, what: str) -> ImageError:
+    return ImageError(
+        f"{what} of {ref} failed at {ref.registry}: {type(exc).__name__}: {exc}; "
+        "check that the registry runs and that your credentials are right"
+    )
 
 
 def push_image(
@@ -268,7 +328,9 @@ def _fetch_blob(
         _check(response, what=f"the download of {descriptor['digest']}", ref=ref, ok=(200,))
         with store.writer(descriptor["digest"]) as (handle, _):
             size = 0
-            for chunk in _call(response.iter_content, _CHUNK, ref=ref, what="the download"):
+            chunks = response.iter_content(_CHUNK)
+            # Each next() is a read from the registry, which may fail or go silent.
+            while chunk := _call(next, chunks, b"", ref=ref, what="the download"):
                 size += len(chunk)
                 if size > descriptor["size"]:
                     break

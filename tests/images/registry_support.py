@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ class Registry:
 
     address: str
     storage: Path
+    process: subprocess.Popen[bytes]
 
     def blob(self, digest: str) -> Path:
         """The file in which the registry keeps a blob (filesystem driver layout)."""
@@ -48,12 +51,16 @@ def _binary() -> str:
 
 
 @contextmanager
-def registry(folder: Path, *, htpasswd: tuple[str, str] | None = None) -> Iterator[Registry]:
-    """Runs a registry on 127.0.0.1, storing in ``folder``; with basic auth if ``htpasswd``."""
+def registry(
+    folder: Path, *, htpasswd: tuple[str, str] | None = None, auth: str = ""
+) -> Iterator[Registry]:
+    """Runs a registry on 127.0.0.1, storing in ``folder``.
+
+    With basic auth if ``htpasswd``; ``auth`` is any other ``auth:`` config section.
+    """
     binary = _binary()
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    auth = ""
     if htpasswd is not None:
         tool = shutil.which("htpasswd")
         if tool is None:
@@ -82,7 +89,7 @@ def registry(folder: Path, *, htpasswd: tuple[str, str] | None = None) -> Iterat
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the registry did not start: {(folder / 'registry.log').read_text()}")
             time.sleep(POLL)
-        yield Registry(f"127.0.0.1:{port}", folder / "data")
+        yield Registry(f"127.0.0.1:{port}", folder / "data", process)
     finally:
         process.terminate()
         try:
@@ -118,3 +125,73 @@ def blobs(store: Path) -> set[str]:
     """The blob files of a store (temporary ones included: there must be none)."""
     folder = store / "blobs" / "sha256"
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+@contextmanager
+def dying_on_the_way(target: Registry, *, upload: bool, after: int) -> Iterator[str]:
+    """An address in front of ``target`` that kills it mid-transfer.
+
+    Bytes pass through unchanged until ``after`` of them have gone one way (towards
+    the registry if ``upload``, else towards the client); then the registry gets
+    SIGKILL and every connection through here is cut, as when its machine dies.
+    """
+    host, port = target.address.rsplit(":", 1)
+    listener = socket.create_server(("127.0.0.1", 0))
+    moved = [0]
+    dead = threading.Event()
+    lock = threading.Lock()
+    sockets: list[socket.socket] = []
+
+    def die() -> None:
+        with lock:
+            if dead.is_set():
+                return
+            dead.set()
+            target.process.kill()
+            for each in sockets:  # as the kernel does for a killed process: FIN or RST
+                with suppress(OSError):
+                    each.shutdown(socket.SHUT_RDWR)
+
+    def pump(source: socket.socket, sink: socket.socket, counted: bool) -> None:
+        try:
+            while not dead.is_set() and (data := source.recv(65536)):
+                if counted:
+                    with lock:
+                        moved[0] += len(data)
+                    if moved[0] >= after:
+                        die()
+                        return
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for each in (source, sink):
+                with suppress(OSError):
+                    each.shutdown(socket.SHUT_RDWR)
+
+    def accept() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            if dead.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection((host, int(port)))
+            with lock:
+                sockets.extend((client, upstream))
+            threading.Thread(target=pump, args=(client, upstream, upload), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client, not upload), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() above
+        listener.close()
+        with lock:
+            for each in sockets:
+                each.close()
+        thread.join(STOP_WAIT)
