@@ -229,6 +229,8 @@ async def test_readyz_follows_a_model_process_that_restarts(tmp_path: Path) -> N
         assert down["status"] in ("restarting", "starting")
         assert "the model process is" in down["reason"]
         assert (await http.get(jar.root + "/healthz")).status_code == 200  # it will be back
+        scraped = (await http.get(jar.root + "/metrics")).text
+        assert 'brainjar_model_process_state{state="ready"} 0.0' in scraped
 
         answers: list[httpx.Response] = []
 
@@ -244,6 +246,9 @@ async def test_readyz_follows_a_model_process_that_restarts(tmp_path: Path) -> N
 
         await _until_async(ready_again)
         await _until(lambda: answers)
+        scraped = (await http.get(jar.root + "/metrics")).text
+        assert "brainjar_model_process_restarts_total 1.0" in scraped
+        assert 'brainjar_model_process_state{state="ready"} 1.0' in scraped
     assert answers[0].status_code == 200, answers[0].text
     assert answers[0].json()["choices"][0]["message"]["content"] == "I am here."
 

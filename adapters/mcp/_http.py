@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskStatus
@@ -24,6 +25,9 @@ from brainjar.tools import Tool, ToolPolicy
 
 from ._drain import Drain
 from ._server import McpGateway, build_mcp_server
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["serve_http", "serve_stdio", "serve_tools_http"]
 
@@ -61,6 +65,7 @@ async def serve_http(
     path: str = "/mcp",
     token: str | None = None,
     grace: float = GRACEFUL_SHUTDOWN,
+    metrics: CollectorRegistry | None = None,
     task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves the gateway over MCP streamable HTTP until cancelled.
@@ -76,15 +81,20 @@ async def serve_http(
         path: the MCP endpoint's path.
         token: when given, requests must carry ``Authorization: Bearer <token>``.
         grace: seconds requests in flight may take to finish once cancelled.
+        metrics: served as ``GET /metrics`` beside the MCP path (also while draining).
 
-    On a loopback ``host``, the Host header must be a loopback name and a request
-    with an Origin header must come from a loopback page (403 otherwise).
+    A request's ``traceparent`` header (and a call's ``_meta.traceparent``) becomes
+    the parent of what it runs while tracing is on. On a loopback ``host``, the Host
+    header must be a loopback name and a request with an Origin header must come
+    from a loopback page (403 otherwise).
     """
     # The SDK still refuses a POST that is not JSON; Host and Origin are the guard's.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     manager = StreamableHTTPSessionManager(app=gateway.server, security_settings=security)
+    from brainjar.observe import Observed
+
     drain = Drain(_OnlyPath(StreamableHTTPASGIApp(manager), path=path), name=gateway.server.name)
-    app: ASGIApp = Guard(drain, bound_host=host, token=token)
+    app: ASGIApp = Guard(Observed(drain, registry=metrics), bound_host=host, token=token)
 
     @asynccontextmanager
     async def sessions() -> AsyncIterator[None]:

@@ -37,6 +37,7 @@ from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 
 from brainjar._errors import BrainjarError, ToolError
+from brainjar.observe._tracing import remote_parent
 from brainjar.protocols import ToolSource
 from brainjar.runtime._events import (
     Answer,
@@ -176,6 +177,14 @@ class McpGateway:
         return types.ListToolsResult(tools=self.listing())
 
     async def _call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        # The caller's trace context, as MCP carries it: ``traceparent`` in ``_meta``.
+        meta = [(k, v) for k, v in dict(params.meta or {}).items() if isinstance(v, str)]
+        with remote_parent(meta):
+            return await self._call(ctx, params)
+
+    async def _call(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         arguments = dict(params.arguments or {})

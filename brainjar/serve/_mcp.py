@@ -18,6 +18,8 @@ from brainjar.adapters.mcp import McpGateway, build_mcp_server, serve_http, serv
 from brainjar.manifest import McpEndpointConfig
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from brainjar.jar import Jar
 
 __all__ = ["JarMcpEndpoint", "gateway_for_jar", "mcp_endpoint", "serve_jar_mcp"]
@@ -64,9 +66,16 @@ class JarMcpEndpoint:
             port=self.config.port,
             path=self.config.path,
             token=self.config.token,
+            metrics=_metrics_of(jar),
             task_status=task_status,
             **({} if self.grace is None else {"grace": self.grace}),
         )
+
+
+def _metrics_of(jar: Jar) -> CollectorRegistry | None:
+    """The jar's Prometheus registry; None when the manifest turns metrics off."""
+    metrics = jar.observer.metrics
+    return None if metrics is None else metrics.registry
 
 
 def mcp_endpoint(config: McpEndpointConfig) -> JarMcpEndpoint:
@@ -116,6 +125,7 @@ async def serve_jar_mcp(
                     port=port,
                     path=path,
                     token=token,
+                    metrics=_metrics_of(jar),
                     **({} if grace is None else {"grace": grace}),
                 )
             )
