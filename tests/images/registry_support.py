@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -52,11 +53,16 @@ def _binary() -> str:
 
 @contextmanager
 def registry(
-    folder: Path, *, htpasswd: tuple[str, str] | None = None, auth: str = ""
+    folder: Path,
+    *,
+    htpasswd: tuple[str, str] | None = None,
+    auth: str = "",
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Registry]:
     """Runs a registry on 127.0.0.1, storing in ``folder``.
 
-    With basic auth if ``htpasswd``; ``auth`` is any other ``auth:`` config section.
+    With basic auth if ``htpasswd``; ``auth`` is any other ``auth:`` config section;
+    HTTPS with ``tls`` (a certificate and its key, PEM) instead of plain HTTP.
     """
     binary = _binary()
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,15 +80,19 @@ def registry(
     config.write_text(
         "version: 0.1\nlog: {level: warn}\n"
         f"storage:\n  filesystem: {{rootdirectory: {folder / 'data'}}}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + ("" if tls is None else f"  tls: {{certificate: {tls[0]}, key: {tls[1]}}}\n")
+        + auth
     )
+    probe = f"{'http' if tls is None else 'https'}://127.0.0.1:{port}/v2/"
+    verify = ssl.create_default_context(cafile=None if tls is None else tls[0])
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + START_WAIT
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/v2/").status_code in (200, 401):
+                if httpx.get(probe, verify=verify).status_code in (200, 401):
                     break
             except httpx.TransportError:
                 pass
