@@ -69,7 +69,10 @@ def test_a_built_wheel_installs_and_imports_in_a_fresh_venv(tmp_path: Path) -> N
         text=True,
         timeout=60,
     ).stdout.strip()
+    # Every site folder this interpreter sees: a virtualenv made with
+    # --system-site-packages also reads the base interpreter's.
     borrowed = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    borrowed |= {p for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
     Path(site, "borrowed.pth").write_text("\n".join(sorted(borrowed)) + "\n")
     subprocess.run(
         [
