@@ -10,7 +10,14 @@ jar. A jar conversation is two model round trips (tool call, then answer) plus
 the tool and the jar's own work, so the jar's added latency is reported as
 jar - 2 x model. Errors must be 0. Peak memory is the jar process's VmHWM.
 
-    python bench/bench_endpoints.py [--sessions 200] [--seconds 20] [--stream]
+A third part measures one model round trip, one session at a time, behind
+(a) nothing, (b) the jar with no tools (a pure pass-through conversation) and
+(c) LiteLLM's proxy, the gateway a user would otherwise put in front of a model.
+LiteLLM's proxy needs ``mcp<2``, which brainjar cannot share an environment
+with, so ``--litellm`` makes (once) a virtualenv of its own for it under the
+user's cache folder, from the package index pip is configured with.
+
+    python bench/bench_endpoints.py [--sessions 200] [--seconds 20] [--stream] [--litellm]
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import os
 import select
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +44,14 @@ SCRIPT = {
     "steps": [{"call": {"name": "add", "arguments": {"a": 2, "b": 3}}}, {"reply": "It is 5."}],
     "repeat": True,
 }
+# The pass-through part: every request gets one reply.
+REPLY_ONLY = {"steps": [{"reply": "It is 5."}], "repeat": True}
+LITELLM = "litellm[proxy]==1.83.0"
+LITELLM_CONFIG = """\
+model_list:
+  - model_name: scripted
+    litellm_params: {{model: openai/scripted, api_base: "{endpoint}", api_key: not-needed}}
+"""
 MANIFEST = """\
 apiVersion: brainjar.dev/v1
 kind: Jar
@@ -46,11 +62,13 @@ spec:
 """
 # How long a child process may take to print its URL.
 START_LIMIT = 30.0
+# LiteLLM's proxy imports a great deal before it answers.
+LITELLM_START_LIMIT = 180.0
 # Per-request limit of the load client: a request slower than this is an error.
 REQUEST_LIMIT = 60.0
 
 
-def serve_jar(manifest: str, sessions: int) -> None:
+def serve_jar(manifest: str, sessions: int, *, tools: bool = True) -> None:
     """The ``--serve`` mode: the jar and its OpenAI endpoint, until SIGTERM."""
     from brainjar import Tool, ToolResult
     from brainjar.endpoints import HttpSettings, openai_endpoint
@@ -68,7 +86,7 @@ def serve_jar(manifest: str, sessions: int) -> None:
     async def main() -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with (
-                Jar.load(manifest, extra_sources=[StaticSource([tool])]) as jar,
+                Jar.load(manifest, extra_sources=[StaticSource([tool] if tools else [])]) as jar,
                 anyio.create_task_group() as tg,
             ):
                 url = await tg.start(openai_endpoint(config).serve, jar)
@@ -99,6 +117,46 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _litellm_python() -> Path:
+    """The Python of a virtualenv with LiteLLM's proxy, made on first use."""
+    import platformdirs
+
+    folder = Path(platformdirs.user_cache_dir("brainjar")) / "bench-litellm"
+    python = folder / "bin" / "python"
+    marker = folder / "installed.txt"
+    if not (marker.exists() and marker.read_text() == LITELLM):
+        print(f"making {folder} with {LITELLM} (once; a few minutes)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(folder)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", LITELLM], check=True)
+        marker.write_text(LITELLM)
+    return python
+
+
+def _start_litellm(python: Path, endpoint: str, folder: Path) -> tuple[subprocess.Popen[str], str]:
+    config = folder / "litellm.yaml"
+    config.write_text(LITELLM_CONFIG.format(endpoint=endpoint))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [str(python), "-m", "litellm.proxy.proxy_cli", "--config", str(config)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
+    env = {**os.environ, "LITELLM_LOG": "ERROR", "DISABLE_ADMIN_UI": "True"}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + LITELLM_START_LIMIT
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url + "/health/liveliness", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    _stop(proc)
+    raise SystemExit(f"LiteLLM's proxy did not start within {LITELLM_START_LIMIT:g} s")
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -198,11 +256,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--sequential", type=int, default=300, help="requests, one at a time")
     parser.add_argument("--stream", action="store_true", help="stream the jar's answers (SSE)")
+    parser.add_argument("--litellm", action="store_true", help="compare with LiteLLM's proxy")
     parser.add_argument("--serve", metavar="MANIFEST", help=argparse.SUPPRESS)
+    parser.add_argument("--no-tools", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve_jar(args.serve, args.sessions)
+        serve_jar(args.serve, args.sessions, tools=not args.no_tools)
         return
+    litellm = _litellm_python() if args.litellm else None
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "script.json"
         script.write_text(json.dumps(SCRIPT))
@@ -242,12 +303,64 @@ def main() -> None:
                 _stop(jar)
         finally:
             _stop(model)
+        passing = _passthrough(Path(tmp), litellm, requests=args.sequential)
     mode = "streamed (SSE)" if args.stream else "whole answers"
     print(f"brainjar OpenAI endpoint, {mode}, loopback, {os.cpu_count()} CPUs")
     print("script: one tool call, then a reply; a jar conversation = 2 model requests + 1 tool")
     _report("1 session, one request after another", *one, sequential=True)
     _report(f"{args.sessions} concurrent sessions for {args.seconds:g} s", *many, sequential=False)
     print(f"jar process peak RSS (VmHWM): {peak:.1f} MB")
+    print("-- one model round trip, 1 session, one request after another")
+    alone = passing["model alone"]
+    for name, (latencies, count, _, errors) in passing.items():
+        added = (
+            ""
+            if name == "model alone"
+            else (f"  added p50 {_q(latencies, 0.5) - _q(alone[0], 0.5):6.2f} ms")
+        )
+        print(
+            f"   {name:24s}: {count:5d} requests  p50 {_q(latencies, 0.5):6.2f} ms  "
+            f"p99 {_q(latencies, 0.99):6.2f} ms  errors {len(errors)}{added}"
+        )
+
+
+def _passthrough(folder: Path, litellm: Path | None, *, requests: int) -> dict[str, Result]:
+    """One round trip to a reply-only model: alone, through the jar, through LiteLLM."""
+    script = folder / "reply.json"
+    script.write_text(json.dumps(REPLY_ONLY))
+    question = [{"role": "user", "content": "2 + 3?"}]
+    results: dict[str, Result] = {}
+    model, model_url = _start([sys.executable, "-m", "brainjar.testing", str(script)])
+    try:
+        manifest = folder / "passthrough.yaml"
+        manifest.write_text(MANIFEST.format(endpoint=model_url + "/v1"))
+        gateways = [("model alone", None, model_url + "/v1", "scripted")]
+        jar, jar_url = _start([sys.executable, __file__, "--serve", str(manifest), "--no-tools"])
+        gateways.append(("jar, no tools", jar, jar_url, "bench"))
+        if litellm is not None:
+            proxy, proxy_url = _start_litellm(litellm, model_url + "/v1", folder)
+            gateways.append(("LiteLLM proxy", proxy, proxy_url + "/v1", "scripted"))
+        try:
+            for name, _, url, model_name in gateways:
+                body = {"model": model_name, "messages": question}
+                results[name] = anyio.run(
+                    partial(
+                        _load,
+                        url + "/chat/completions",
+                        body,
+                        sessions=1,
+                        seconds=REQUEST_LIMIT,
+                        stream=False,
+                        limit=requests,
+                    )
+                )
+        finally:
+            for _, process, _, _ in gateways:
+                if process is not None:
+                    _stop(process)
+    finally:
+        _stop(model)
+    return results
 
 
 def _report(title: str, direct: Result, served: Result, *, sequential: bool) -> None:

@@ -1,7 +1,15 @@
-"""A model client for any OpenAI-compatible server: llama.cpp, vLLM, Ollama's /v1, OpenAI."""
+"""A model client for any OpenAI-compatible server: llama.cpp, vLLM, Ollama's /v1, OpenAI.
+
+The lean path: one pooled ``httpx`` client per model, the request body dumped
+once with ``json``, the SSE stream read with ``httpx-sse`` and each chunk read as
+plain JSON. The ``openai`` SDK's per-request parameter transform and per-chunk
+model construction cost several milliseconds a round trip on loopback (see
+bench/bench_endpoints.py), more than everything else the jar does.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +17,7 @@ from typing import Any, Literal
 
 import anyio
 import httpx
-import openai
+from httpx_sse import EventSource, SSEError
 
 from brainjar._errors import ModelError
 from brainjar.runtime._messages import (
@@ -34,30 +42,20 @@ __all__ = ["OpenAIClient"]
 
 # How long closing a half-read answer or the HTTP client may take.
 CLOSE_TIMEOUT = 5.0
-# Local servers ignore the key, but the SDK insists on one.
+# Local servers ignore the key, but hosted ones want the header.
 PLACEHOLDER_API_KEY = "not-needed"
+# Answers worth asking again (as the openai SDK does): conflict, rate limit, server errors.
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Waits between tries: 0.5 s, doubling, at most 8 s; a Retry-After of up to a minute wins.
+RETRY_FIRST = 0.5
+RETRY_MOST = 8.0
+RETRY_AFTER_MOST = 60.0
+# Connections kept open to one model server (the SDK's defaults).
+POOL = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
-def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
-    """The HTTP library's (errors, timeouts) raised, unwrapped, while a body streams.
-
-    openai 3 talks through httpx2, older versions through httpx.
-    """
-    errors: list[type[Exception]] = [httpx.HTTPError]
-    timeouts: list[type[Exception]] = [httpx.TimeoutException]
-    try:
-        import httpx2
-    except ImportError:  # pragma: no cover - depends on the openai version
-        pass
-    else:
-        errors.append(httpx2.HTTPError)
-        timeouts.append(httpx2.TimeoutException)
-    return tuple(errors), tuple(timeouts)
-
-
-_HTTP_ERRORS, _HTTP_TIMEOUTS = _transport_errors()
-# ValueError: a body that is not the JSON it should be.
-_ERRORS: tuple[type[Exception], ...] = (openai.OpenAIError, *_HTTP_ERRORS, ValueError)
+class _Failed(Exception):
+    """The server said something that is not a chunk of an answer."""
 
 
 class OpenAIClient:
@@ -67,8 +65,10 @@ class OpenAIClient:
         base_url: the API's base URL, usually ending in ``/v1``.
         model: the served model's name.
         api_key: the key; ``None`` for local servers, which ignore it.
-        timeout: seconds to wait for the server before giving up.
-        max_retries: how often the SDK retries a failed connection or a 5xx.
+        timeout: seconds to wait for the server (to connect, and for each piece of
+            the answer) before giving up; a timeout is not retried.
+        max_retries: how often a refused connection, or a 408, 409, 429 or 5xx
+            answer, is tried again before any of the answer has come.
         dialect: ``llama-cpp`` for llama-cpp-python's server, which takes a JSON
             schema response format as ``{"type": "json_object", "schema": ...}``.
     """
@@ -87,12 +87,17 @@ class OpenAIClient:
         self.model = model
         self.dialect = dialect
         self.timeout = timeout
-        self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=api_key or PLACEHOLDER_API_KEY,
+        self.max_retries = max_retries
+        self._http = httpx.AsyncClient(
             timeout=timeout,
-            max_retries=max_retries,
+            limits=POOL,
+            headers={
+                "Authorization": f"Bearer {api_key or PLACEHOLDER_API_KEY}",
+                "Content-Type": "application/json",
+                "Accept": "text/event-stream",
+            },
         )
+        self._url = f"{self.base_url}/chat/completions"
 
     def __repr__(self) -> str:
         return f"OpenAIClient(base_url={self.base_url!r}, model={self.model!r})"
@@ -109,45 +114,58 @@ class OpenAIClient:
         Raises:
             ModelError: the server refused, failed, timed out or could not be reached.
         """
-        request = self._request(messages, tools=tools, parameters=parameters)
+        body = json.dumps(self._request(messages, tools=tools, parameters=parameters)).encode()
         began = time.perf_counter()
-        try:
-            stream = await self._client.chat.completions.create(**request)
-        except _ERRORS as exc:
-            raise self._error(exc) from exc
+        response = await self._send(body)
         text: list[str] = []
         calls = _ToolCallAssembler()
         finish: str | None = None
         tokens: tuple[int, int] = (0, 0)
         first: float | None = None  # when the first piece of the answer came
         try:
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    tokens = (chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
-                for choice in chunk.choices:
-                    if choice.index != 0:
+            async for event in EventSource(response).aiter_sse():
+                if event.data == "[DONE]":
+                    break
+                if not event.data:
+                    continue
+                chunk = json.loads(event.data)
+                if not isinstance(chunk, dict):
+                    raise _Failed(f"a chunk that is not an object: {event.data[:200]}")
+                if "error" in chunk:  # a failure after the answer began (vLLM, OpenAI)
+                    raise _Failed(_message_of(chunk) or event.data[:500])
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    tokens = (usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+                for choice in chunk.get("choices") or ():
+                    if choice.get("index", 0) != 0:
                         continue
-                    delta = choice.delta
-                    if first is None and (delta.content or delta.tool_calls):
+                    delta = choice.get("delta") or {}
+                    content, pieces = delta.get("content"), delta.get("tool_calls")
+                    if first is None and (content or pieces):
                         first = time.perf_counter()
-                    if delta.content:
-                        text.append(delta.content)
-                        yield ModelTextDelta(text=delta.content)
-                    for piece in delta.tool_calls or ():
-                        function = piece.function
+                    if content:
+                        text.append(content)
+                        yield ModelTextDelta(text=content)
+                    for piece in pieces or ():
+                        function = piece.get("function") or {}
                         calls.add(
-                            index=piece.index,
-                            id=piece.id,
-                            name=function.name if function is not None else None,
-                            arguments=function.arguments if function is not None else None,
+                            index=piece.get("index"),
+                            id=piece.get("id"),
+                            name=function.get("name"),
+                            arguments=function.get("arguments"),
                         )
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-        except _ERRORS as exc:
-            raise self._error(exc) from exc
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+        except httpx.TimeoutException:
+            raise self._timed_out() from None
+        except (httpx.HTTPError, SSEError, _Failed, ValueError, AttributeError, TypeError) as exc:
+            raise ModelError(
+                f"the model server at {self.base_url} failed while answering: {exc}; "
+                "is it an OpenAI-compatible server? Check its log"
+            ) from exc
         finally:
             with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
-                await stream.close()
+                await response.aclose()
         if finish is None and not text and not calls.done():
             # llama.cpp's server, failing after the stream began, just ends it.
             raise ModelError(
@@ -169,7 +187,62 @@ class OpenAIClient:
     async def aclose(self) -> None:
         """Closes the HTTP client and its connections."""
         with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
-            await self._client.close()
+            await self._http.aclose()
+
+    async def _send(self, body: bytes) -> httpx.Response:
+        """POSTs the request; the streaming response once it answered 2xx.
+
+        A refused connection or a retryable status is tried again, with waits,
+        up to ``max_retries`` times; nothing of an answer has been read then.
+        """
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            request = self._http.build_request("POST", self._url, content=body)
+            try:
+                response = await self._http.send(request, stream=True)
+            except httpx.TimeoutException:
+                raise self._timed_out() from None
+            except httpx.TransportError as exc:
+                if last or not isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError)):
+                    raise ModelError(
+                        f"cannot reach the model server at {self.base_url} ({exc}); "
+                        f"is the model server running at {self.base_url}?"
+                    ) from exc
+                await anyio.sleep(_wait(attempt, None))
+                continue
+            if response.status_code < 400:
+                return response
+            try:
+                await response.aread()
+            except httpx.HTTPError:
+                pass
+            finally:
+                await response.aclose()
+            if not last and response.status_code in RETRY_STATUSES:
+                await anyio.sleep(_wait(attempt, response.headers.get("retry-after")))
+                continue
+            raise self._refused(response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _timed_out(self) -> ModelError:
+        return ModelError(
+            f"the model server at {self.base_url} did not answer within {self.timeout:g}s; "
+            "is it overloaded, or the model too slow? Check its log, or raise "
+            "spec.model.timeout"
+        )
+
+    def _refused(self, response: httpx.Response) -> ModelError:
+        url, status = self.base_url, response.status_code
+        hint = "check the server's log"
+        if status in (401, 403):
+            hint = "check spec.model.api_key"
+        elif status == 404:
+            hint = (
+                f"is {url} an OpenAI-compatible base URL (it usually ends in /v1), "
+                f"and does it serve the model {self.model!r}?"
+            )
+        said = _detail(response)
+        return ModelError(f"the model server at {url} answered HTTP {status}: {said}; {hint}")
 
     def _request(
         self,
@@ -184,7 +257,6 @@ class OpenAIClient:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        extra: dict[str, Any] = {}
         for key, value in parameters.items():
             if key == "tool_choice":
                 if tools:  # a choice without tools is an error to most servers
@@ -194,60 +266,45 @@ class OpenAIClient:
             elif key in OPENAI_PARAMETERS:
                 request[key] = value
             else:  # a server's own knob (llama.cpp's top_k, vLLM's min_p): passed as is
-                extra[key] = value
+                request.setdefault(key, value)
         if tools:
             request["tools"] = openai_tools(tools)
-        if extra:
-            request["extra_body"] = extra
         return request
 
-    def _error(self, exc: Exception) -> ModelError:
-        url = self.base_url
-        if isinstance(exc, (openai.APITimeoutError, *_HTTP_TIMEOUTS)):
-            return ModelError(
-                f"the model server at {url} did not answer within {self.timeout:g}s; "
-                "is it overloaded, or the model too slow? Check its log, or raise "
-                "spec.model.timeout"
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc
-            return ModelError(
-                f"cannot reach the model server at {url} ({cause}); "
-                f"is the model server running at {url}?"
-            )
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            hint = "check the server's log"
-            if status in (401, 403):
-                hint = "check spec.model.api_key"
-            elif status == 404:
-                hint = (
-                    f"is {url} an OpenAI-compatible base URL (it usually ends in /v1), "
-                    f"and does it serve the model {self.model!r}?"
-                )
-            return ModelError(
-                f"the model server at {url} answered HTTP {status}: {_detail(exc)}; {hint}"
-            )
-        return ModelError(
-            f"the model server at {url} failed while answering: {exc}; "
-            "is it an OpenAI-compatible server? Check its log"
-        )
+
+def _wait(attempt: int, retry_after: str | None) -> float:
+    """Seconds before the next try: the server's Retry-After, or a doubling wait."""
+    if retry_after is not None:
+        try:
+            asked = float(retry_after)
+        except ValueError:
+            pass
+        else:
+            if 0 <= asked <= RETRY_AFTER_MOST:
+                return asked
+    return float(min(RETRY_MOST, RETRY_FIRST * 2**attempt))
 
 
-def _detail(exc: openai.APIStatusError) -> str:
+def _message_of(body: Any) -> str | None:
+    """``error.message`` (or a bare ``error`` string) of an error body, if it has one."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error", body)
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return None
+
+
+def _detail(response: httpx.Response) -> str:
     """The server's own words from an error response."""
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
+    text = response.text.strip()
     try:
-        text = exc.response.text.strip()
-    except Exception:  # a streamed body that was never read
-        text = ""
-    return text[:500] or exc.message
+        said = _message_of(json.loads(text))
+    except ValueError:
+        said = None
+    return said or text[:500] or response.reason_phrase
 
 
 @dataclass

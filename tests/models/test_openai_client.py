@@ -14,7 +14,8 @@ from brainjar.testing import ScriptedModel, ScriptedModelServer, call, calls, fa
 
 
 def _client(server: ScriptedModelServer, **kwargs: Any) -> OpenAIClient:
-    return OpenAIClient(base_url=server.openai_base_url, model="tiny", max_retries=0, **kwargs)
+    options: dict[str, Any] = {"max_retries": 0, **kwargs}
+    return OpenAIClient(base_url=server.openai_base_url, model="tiny", **options)
 
 
 def _free_port() -> int:
@@ -183,3 +184,23 @@ async def test_usage_and_a_cut_off_answer_are_read_and_llama_cpp_gets_its_schema
     assert sent_plain == json_schema
     # llama-cpp-python's server knows json_object with a schema, not json_schema.
     assert sent_llama == {"type": "json_object", "schema": schema}
+
+
+async def test_a_busy_server_is_asked_again_and_then_given_up_on() -> None:
+    # One answer per request, in order (a script's steps go by turn, and a retry is
+    # the same turn).
+    answers = iter(
+        [fail(503, "busy"), reply("ok"), fail(503, "busy again"), fail(502, "still busy")]
+    )
+    async with ScriptedModelServer(ScriptedModel(lambda _: next(answers))) as server:
+        patient = _client(server, max_retries=1, api_key="sk-secret-key")
+        try:
+            _, answer = await turn(patient)
+            with pytest.raises(ModelError) as caught:  # retried once, then given up
+                await turn(patient, [*USER, Message(role="assistant", content="x")])
+        finally:
+            await patient.aclose()
+    assert answer.message.content == "ok"
+    assert len(server.requests) == 4
+    assert "HTTP 502" in str(caught.value) and "still busy" in str(caught.value)
+    assert "sk-secret-key" not in str(caught.value)
