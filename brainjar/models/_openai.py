@@ -124,9 +124,9 @@ class OpenAIClient:
         first: float | None = None  # when the first piece of the answer came
         try:
             async for event in EventSource(response).aiter_sse():
-                if event.data == "[DONE]":
-                    break
-                if not event.data:
+                # Read on to the body's end, past [DONE]: a connection whose response
+                # was not read to its end is closed instead of going back to the pool.
+                if not event.data or event.data == "[DONE]":
                     continue
                 chunk = json.loads(event.data)
                 if not isinstance(chunk, dict):
