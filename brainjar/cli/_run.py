@@ -14,14 +14,18 @@ import typer
 from ._common import (
     DEFAULT_GRACE,
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     ForceOpt,
     ManifestArg,
+    _fail,
     _load,
     _model_log,
     _run_async,
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from brainjar.jar._jar import Jar
 
 
@@ -61,8 +65,31 @@ def run(
     ] = None,
     jar_id: Annotated[str | None, typer.Option("--jar-id", hidden=True)] = None,
     force: ForceOpt = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            metavar="N",
+            help="serving: N processes share the OpenAI/Ollama endpoints' ports and "
+            "limits, and one model process",
+        ),
+    ] = 1,
 ) -> None:
     """Start the model, attach the tools, and answer (or chat, or serve)."""
+    if workers > 1:
+        if detach or name is not None:
+            raise _fail(
+                "--workers and -d do not go together yet: run it in the foreground "
+                "(under systemd or Kubernetes)",
+                EXIT_USAGE,
+            )
+        if prompt is not None or serve is False:
+            raise _fail("--workers serves endpoints: give no prompt", EXIT_USAGE)
+        _run_workers(
+            manifest, workers=workers, as_json=as_json, verbose=verbose, grace=grace, force=force
+        )
+        return
     if detach or name is not None:
         from ._lifecycle import run_detached
 
@@ -246,3 +273,64 @@ async def _serve(
     if as_json:
         print(json.dumps({"type": "stopped"}), flush=True)
     return EXIT_INTERRUPTED if stops and stops[0] == signal.SIGINT else 0
+
+
+def _run_workers(
+    manifest: Path, *, workers: int, as_json: bool, verbose: bool, grace: float, force: bool
+) -> None:
+    """``run --workers N``: the model process here, N workers serving the endpoints."""
+    jar = _load(manifest, force=force)
+    jar.log = _model_log(jar.name, verbose)
+
+    async def main() -> int:
+        import signal
+
+        import anyio
+        from rich.console import Console
+
+        from brainjar.serve._workers import check_workers, serve_workers
+
+        err = Console(stderr=True, highlight=False)
+        check_workers(jar, workers)
+        stops: list[signal.Signals] = []
+        stopped = anyio.Event()
+
+        def ready(kind: str, url: str) -> None:
+            if as_json:
+                print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
+            else:
+                err.print(f"[green]{kind}[/] listening on {url} ({workers} workers)")
+
+        def event(record: dict[str, Any]) -> None:
+            if as_json and record.get("type") == "request":
+                print(json.dumps(record, default=str), flush=True)
+
+        async def on_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    if stops:  # a second signal: the user will not wait for the drain
+                        os._exit(128 + signum)
+                    stops.append(signum)
+                    if as_json:
+                        print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
+                    else:
+                        err.print(f"{signum.name}: draining {workers} workers (up to {grace:g}s)")
+                    stopped.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(on_signals)
+            await serve_workers(
+                manifest,
+                jar,
+                workers=workers,
+                grace=grace,
+                on_ready=ready,
+                on_event=event,
+                stopped=stopped,
+            )
+            tg.cancel_scope.cancel()
+        if as_json:
+            print(json.dumps({"type": "stopped"}), flush=True)
+        return EXIT_INTERRUPTED if stops and stops[0] == signal.SIGINT else 0
+
+    _run_async(main)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator
 import uvicorn
 
 from brainjar._errors import TransportError
+from brainjar._worker import worker_role
 
 __all__ = ["BACKLOG", "QuietUvicorn", "listen"]
 
@@ -41,6 +42,8 @@ def listen(host: str, port: int, *, what: str) -> socket.socket:
     sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if worker_role() is not None:  # `run --workers`: every worker listens on the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(BACKLOG)
         sock.setblocking(False)

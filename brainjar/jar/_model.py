@@ -104,33 +104,21 @@ async def start_model(
         ProcessError: the process did not start or get ready.
         ManifestError: the weights cannot be found, or llama.cpp is not installed.
     """
+    from brainjar._worker import worker_role
     from brainjar.process._supervisor import supervise
 
     endpoint = config.endpoint
-    spec: ProcessSpec | None = None
     mode = tool_call_mode(config)
-    if config.backend == "llama-cpp":
-        from brainjar.models._llamacpp import (
-            chat_template_args,
-            llamacpp_process_spec,
-            resolve_weights,
-        )
-
-        weights = resolve_weights(config.weights or "smollm2-135m", base_dir=base_dir)
-        native = mode == "native"
-        spec = llamacpp_process_spec(
-            weights,
-            n_ctx=config.context_size,
-            chat_format="chatml-function-calling" if native else None,
-            extra_args=() if native else chat_template_args(weights),
-        )
-    elif config.process is not None:
-        spec = _process_spec(config.process, backend=config.backend)
+    role = worker_role()
+    # A worker of `run --workers`: the parent runs the model process and says where.
+    served = role.model if role is not None else None
+    spec = None if served else model_process_spec(config, base_dir=base_dir)
     process: SupervisedProcess | None = None
     if spec is not None:
         process = await stack.enter_async_context(supervise(spec, log=log))
-        base = process.url if config.backend == "ollama" else process.url + "/v1"
-        endpoint = (endpoint or base).replace("{port}", str(process.port))
+        endpoint = served_endpoint(config, process)
+    elif served:
+        endpoint = served
     client = _client(config, endpoint=endpoint or "")
     stack.push_async_callback(client.aclose)
     if mode != "native":
@@ -144,6 +132,38 @@ async def start_model(
         # The Ollama client turns the schema into Ollama's `format` itself.
         client = ConstrainedClient(client, mode=mode)
     return client if process is None else _Supervised(client, process, timeout=config.timeout)
+
+
+def model_process_spec(config: ModelConfig, *, base_dir: Path) -> ProcessSpec | None:
+    """The process that serves the model, when the manifest has brainjar run one.
+
+    Raises:
+        ManifestError: the weights cannot be found, or llama.cpp is not installed.
+    """
+    if config.backend == "llama-cpp":
+        from brainjar.models._llamacpp import (
+            chat_template_args,
+            llamacpp_process_spec,
+            resolve_weights,
+        )
+
+        weights = resolve_weights(config.weights or "smollm2-135m", base_dir=base_dir)
+        native = tool_call_mode(config) == "native"
+        return llamacpp_process_spec(
+            weights,
+            n_ctx=config.context_size,
+            chat_format="chatml-function-calling" if native else None,
+            extra_args=() if native else chat_template_args(weights),
+        )
+    if config.process is not None:
+        return _process_spec(config.process, backend=config.backend)
+    return None
+
+
+def served_endpoint(config: ModelConfig, process: SupervisedProcess) -> str:
+    """The URL the model's client uses once ``process`` serves it."""
+    base = process.url if config.backend == "ollama" else process.url + "/v1"
+    return (config.endpoint or base).replace("{port}", str(process.port))
 
 
 class _Supervised:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from brainjar._worker import WorkerRole, share, worker_role
 from brainjar.jar import Jar
 from brainjar.manifest import (
     EndpointEntry,
@@ -90,6 +91,9 @@ async def serve_endpoints(
     from ._mcp import JarMcpEndpoint
 
     chosen = jar.manifest.spec.endpoints if entries is None else entries
+    role = worker_role()
+    if role is not None:
+        chosen = [_as_worker(e, role, port) for e, port in zip(chosen, role.ports, strict=True)]
     built = [build_endpoint(e, request_log=request_log) for e in chosen]
     for _, endpoint in built:
         if grace is not None and isinstance(
@@ -103,6 +107,25 @@ async def serve_endpoints(
                 on_ready(kind, str(url))
     except BaseExceptionGroup as group:
         raise _single(group) from None
+
+
+def _as_worker(entry: EndpointEntry, role: WorkerRole, port: int) -> EndpointEntry:
+    """``entry`` as one of ``role.workers`` processes serves it: the parent's port, a share
+    of the limits (so they hold for the whole jar)."""
+    if not isinstance(entry, OpenAIEndpoint | OllamaEndpoint):
+        raise TypeError(f"a worker serves only OpenAI and Ollama endpoints, not {entry!r}")
+    config = entry.openai if isinstance(entry, OpenAIEndpoint) else entry.ollama
+    part = {"index": role.index, "workers": role.workers}
+    mine = config.model_copy(
+        update={
+            "port": port,
+            "max_concurrency": share(config.max_concurrency, **part),
+            "max_queue": share(config.max_queue, **part),
+        }
+    )
+    if isinstance(entry, OpenAIEndpoint):
+        return OpenAIEndpoint(openai=mine)
+    return OllamaEndpoint(ollama=mine)
 
 
 def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:

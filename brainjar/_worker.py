@@ -1,0 +1,67 @@
+"""A worker's role when ``brainjar run --workers N`` serves one jar from N processes.
+
+The parent process supervises the model process and starts the workers; each
+worker is ``brainjar run`` with ``BRAINJAR_WORKER`` in its environment, which
+says: the model already runs at this URL (do not start it), listen on these
+ports with ``SO_REUSEPORT`` (the kernel spreads connections over the workers),
+and take this share of each endpoint's ``max_concurrency`` and ``max_queue``, so
+that the limits hold for the jar as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+__all__ = ["WORKER_VARIABLE", "WorkerRole", "share", "worker_role"]
+
+WORKER_VARIABLE = "BRAINJAR_WORKER"
+
+
+@dataclass(frozen=True)
+class WorkerRole:
+    """What the parent told one worker.
+
+    Attributes:
+        index: this worker's number, from 0.
+        workers: how many there are.
+        model: the URL the model answers at (what the manifest's model would get
+            once its process is up); None when the manifest's own endpoint stands.
+        ports: the port of each endpoint, in the manifest's order.
+    """
+
+    index: int
+    workers: int
+    model: str | None
+    ports: tuple[int, ...]
+
+    def to_env(self) -> str:
+        """The value of ``BRAINJAR_WORKER`` that makes a process this worker."""
+        return json.dumps(
+            {
+                "index": self.index,
+                "workers": self.workers,
+                "model": self.model,
+                "ports": list(self.ports),
+            }
+        )
+
+
+def worker_role() -> WorkerRole | None:
+    """This process's role, when the parent of ``--workers`` started it."""
+    raw = os.environ.get(WORKER_VARIABLE)
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return WorkerRole(
+        index=int(data["index"]),
+        workers=int(data["workers"]),
+        model=data.get("model"),
+        ports=tuple(int(p) for p in data["ports"]),
+    )
+
+
+def share(total: int, *, index: int, workers: int) -> int:
+    """Worker ``index``'s part of ``total``: the parts differ by one at most and add up."""
+    return total // workers + (1 if index < total % workers else 0)

@@ -1,0 +1,214 @@
+"""``brainjar run --workers N``: one jar's HTTP endpoints served by N processes.
+
+The parent supervises the model process (one for all workers), reserves each
+endpoint's port, and runs N workers, each ``brainjar run MANIFEST --serve`` under
+the reaper with a ``BRAINJAR_WORKER`` role (see ``brainjar._worker``): the
+workers listen on the same ports with ``SO_REUSEPORT``, so the kernel spreads
+connections over them, and each takes its share of ``max_concurrency`` and
+``max_queue``. Each worker has its own tools (an MCP server command runs once per
+worker) and its own metrics.
+
+Stopping (SIGTERM, Ctrl-C): each worker gets one SIGTERM and drains as a single
+jar does; then the model process stops. A worker that exits on its own stops
+the rest: whoever runs brainjar (systemd, Kubernetes) restarts the whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from contextlib import AsyncExitStack, ExitStack
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from brainjar._errors import ManifestError, TransportError
+from brainjar._worker import WORKER_VARIABLE, WorkerRole
+from brainjar.jar import Jar
+from brainjar.manifest import HttpEndpointConfig, OllamaEndpoint, OpenAIEndpoint
+
+__all__ = ["check_workers", "serve_workers"]
+
+# Beyond the drain grace: how long a worker may take to stop before SIGKILL.
+STOP_MARGIN = 5.0
+
+
+def check_workers(jar: Jar, workers: int) -> None:
+    """Refuses a jar that N processes cannot serve as one.
+
+    Raises:
+        ManifestError: no endpoints, an MCP or gRPC endpoint (their sessions and
+            streams live in one process), or limits smaller than ``workers``.
+    """
+    endpoints = jar.manifest.spec.endpoints
+    if not endpoints:
+        raise ManifestError(f"--workers serves endpoints, and {jar.name} has none")
+    for entry in endpoints:
+        if not isinstance(entry, OpenAIEndpoint | OllamaEndpoint):
+            kind = type(entry).__name__.removesuffix("Endpoint").lower()
+            raise ManifestError(
+                f"--workers serves OpenAI and Ollama endpoints only, and {jar.name} has a "
+                f"{kind} endpoint (its sessions live in one process); serve it with one "
+                "process, or move it to a manifest of its own"
+            )
+        config = entry.openai if isinstance(entry, OpenAIEndpoint) else entry.ollama
+        if config.max_concurrency < workers:
+            raise ManifestError(
+                f"max_concurrency {config.max_concurrency} cannot be shared by {workers} "
+                "workers (each needs one at least); raise it, or use fewer workers"
+            )
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """Binds ``host:port`` (0: a free port) with SO_REUSEPORT, without listening.
+
+    Held while the workers run, it keeps the port for them; it takes no connections.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise TransportError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another port, or port 0 for a free one"
+        ) from None
+    return sock
+
+
+async def serve_workers(
+    manifest: Path,
+    jar: Jar,
+    *,
+    workers: int,
+    grace: float,
+    on_ready: Callable[[str, str], None],
+    on_event: Callable[[dict[str, Any]], None],
+    stopped: anyio.Event,
+) -> None:
+    """Runs the model process and ``workers`` workers until ``stopped`` is set.
+
+    Args:
+        manifest: the manifest's path, for the workers' command line.
+        jar: the loaded (not opened) jar.
+        workers: how many worker processes.
+        grace: seconds a worker may take to drain once stopped.
+        on_ready: called with (kind, url) per endpoint, once every worker listens.
+        on_event: receives each worker's JSON events, with ``worker`` added.
+        stopped: set by the caller to stop (a signal).
+
+    Raises:
+        ManifestError: see ``check_workers``.
+        TransportError: a port cannot be had.
+        ProcessError: the model process or a worker failed.
+    """
+    from brainjar._errors import ProcessError
+    from brainjar.jar._model import model_process_spec, served_endpoint
+    from brainjar.process._process import running
+    from brainjar.process._supervisor import supervise
+
+    check_workers(jar, workers)
+    spec = jar.manifest.spec
+    configs = [_config(e) for e in spec.endpoints]
+    kinds = ["openai" if isinstance(e, OpenAIEndpoint) else "ollama" for e in spec.endpoints]
+    with ExitStack() as held:
+        reserved = [held.enter_context(_reserve(c.host, c.port)) for c in configs]
+        ports = tuple(int(s.getsockname()[1]) for s in reserved)
+        async with AsyncExitStack() as stack:
+            model: str | None = None
+            process_spec = model_process_spec(spec.model, base_dir=jar.base_dir)
+            if process_spec is not None:
+                process = await stack.enter_async_context(supervise(process_spec, log=jar.log))
+                model = served_endpoint(spec.model, process)
+            listening: dict[int, int] = {}
+            all_listening = anyio.Event()
+            exited = anyio.Event()
+            failures: list[str] = []
+
+            def lines_of(index: int) -> Callable[[str], None]:
+                def on_line(line: str) -> None:
+                    if not line.startswith("{"):
+                        print(f"[worker {index}] {line}", file=sys.stderr, flush=True)
+                        return
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        print(f"[worker {index}] {line}", file=sys.stderr, flush=True)
+                        return
+                    if event.get("type") == "listening":
+                        listening[index] = listening.get(index, 0) + 1
+                        if len(listening) == workers and all(
+                            n == len(configs) for n in listening.values()
+                        ):
+                            all_listening.set()
+                        return
+                    on_event({**event, "worker": index})
+
+                return on_line
+
+            async def watch(index: int, worker: Any) -> None:
+                code = await worker.wait()
+                if not stopped.is_set():
+                    failures.append(f"worker {index} exited with status {code}")
+                exited.set()
+
+            command = [sys.executable, "-m", "brainjar", "run", str(manifest), "--serve"]
+            command += ["--json", "--force", "--grace", f"{grace:g}"]
+            started: list[Any] = []
+            async with anyio.create_task_group() as tg, AsyncExitStack() as running_workers:
+                for index in range(workers):
+                    role = WorkerRole(index=index, workers=workers, model=model, ports=ports)
+                    worker = await running_workers.enter_async_context(
+                        running(
+                            command,
+                            env={**os.environ, WORKER_VARIABLE: role.to_env()},
+                            cwd=None,
+                            grace=grace + STOP_MARGIN,
+                            on_line=lines_of(index),
+                        )
+                    )
+                    started.append(worker)
+                    tg.start_soon(watch, index, worker)
+
+                async def announce() -> None:
+                    await all_listening.wait()
+                    for kind, config, port in zip(kinds, configs, ports, strict=True):
+                        on_ready(kind, f"http://{config.host}:{port}" + _path(kind))
+
+                tg.start_soon(announce)
+                async with anyio.create_task_group() as waiting:
+
+                    async def until(event: anyio.Event) -> None:
+                        await event.wait()
+                        waiting.cancel_scope.cancel()
+
+                    waiting.start_soon(until, stopped)
+                    waiting.start_soon(until, exited)
+                for worker in started:  # all drain at once; leaving `running` waits for each
+                    if worker.returncode is None:
+                        worker.send_signal(signal.SIGTERM)
+                tg.cancel_scope.cancel()
+            if failures:
+                raise ProcessError(
+                    f"{failures[0]}; the other workers and the model were stopped "
+                    "(the worker's log is above)"
+                )
+
+
+def _config(entry: object) -> HttpEndpointConfig:
+    if isinstance(entry, OpenAIEndpoint):
+        return entry.openai
+    assert isinstance(entry, OllamaEndpoint)  # check_workers let nothing else through
+    return entry.ollama
+
+
+def _path(kind: str) -> str:
+    return "/v1" if kind == "openai" else ""

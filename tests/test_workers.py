@@ -1,0 +1,161 @@
+"""`brainjar run --workers N`: N processes serve one jar's endpoints over one model process.
+
+Real processes: `brainjar run` as a user runs it, its workers, and a supervised
+model process that is the scripted model (tests/supervisor_fixtures/scripted_model.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from brainjar._worker import share
+
+FIXTURES = Path(__file__).parent / "supervisor_fixtures"
+# Starting Python, the parent, its model process and two workers; generous for a loaded machine.
+LIMIT = 90.0
+REQUESTS = 40
+CHAT = {"model": "many", "messages": [{"role": "user", "content": "are you there?"}]}
+
+
+def _manifest(tmp_path: Path, endpoints: str) -> Path:
+    script = tmp_path / "script.yaml"
+    script.write_text("steps: [{reply: I am here.}]\nrepeat: true\n")
+    command = [
+        sys.executable,
+        str(FIXTURES / "scripted_model.py"),
+        "{port}",
+        str(script),
+        str(tmp_path / "runs"),
+    ]
+    manifest = tmp_path / "jar.yaml"
+    manifest.write_text(
+        textwrap.dedent(f"""\
+            apiVersion: brainjar.dev/v1
+            kind: Jar
+            metadata: {{name: many}}
+            spec:
+              model:
+                backend: openai
+                name: scripted
+                process:
+                  command: {json.dumps(command)}
+                  ready: {{http: /v1/models, timeout: {LIMIT}}}
+              loop: {{transcripts: false}}
+              endpoints:
+            """)
+        + textwrap.indent(endpoints, "    ")
+    )
+    return manifest
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, "- openai: {port: 0, max_concurrency: 4}\n")
+    command = [sys.executable, "-m", "brainjar", "run", str(manifest), "--json", "--workers", "2"]
+    stderr = (tmp_path / "stderr.txt").open("wb")
+    process = await anyio.open_process(command, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None
+    lines = BufferedByteReceiveStream(process.stdout)
+
+    async def next_event() -> dict[str, Any]:
+        return dict(json.loads(await lines.receive_until(b"\n", 1 << 20)))
+
+    try:
+        with anyio.fail_after(LIMIT):
+            listening = await next_event()
+        assert listening["type"] == "listening", listening
+        url = listening["url"]
+        models = [int(p) for p in (tmp_path / "runs").read_text().split()]
+        assert len(models) == 1  # the parent's model process, not one per worker
+
+        # A connection per request: the kernel spreads connections over the workers.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=LIMIT, limits=fresh) as client:
+            answers = [await client.post(f"{url}/chat/completions", json=CHAT) for _ in range(20)]
+            async with anyio.create_task_group() as tg:
+                for _ in range(REQUESTS - 20):
+                    tg.start_soon(lambda: _post(client, f"{url}/chat/completions", answers))
+        assert [a.status_code for a in answers] == [200] * REQUESTS
+        assert {a.json()["choices"][0]["message"]["content"] for a in answers} == {"I am here."}
+
+        served: list[dict[str, Any]] = []
+        with anyio.fail_after(LIMIT):
+            while len(served) < REQUESTS:
+                event = await next_event()
+                if event["type"] == "request" and event.get("path") == "/v1/chat/completions":
+                    served.append(event)
+        assert {e["worker"] for e in served} == {0, 1}, served
+
+        children = anyio.Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        workers = [int(p) for p in (await children.read_text()).split()]
+        assert len(workers) == 3, workers  # two workers' reapers and the model's reaper
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(LIMIT):
+            assert await process.wait() == 0
+        assert not any(_alive(pid) for pid in [*models, *workers])
+    finally:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await process.aclose()
+            stderr.close()
+
+
+async def _post(client: httpx.AsyncClient, url: str, into: list[httpx.Response]) -> None:
+    into.append(await client.post(url, json=CHAT))
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "said"),
+    [
+        ("- mcp: {transport: http, port: 0}\n", "OpenAI and Ollama endpoints only"),
+        ("- openai: {port: 0, max_concurrency: 1}\n", "cannot be shared by 2 workers"),
+    ],
+)
+def test_what_workers_cannot_share_is_refused(tmp_path: Path, endpoints: str, said: str) -> None:
+    manifest = _manifest(tmp_path, endpoints)
+    done = subprocess.run(
+        [sys.executable, "-m", "brainjar", "run", str(manifest), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()  # refused before the model started
+
+
+@pytest.mark.parametrize(("total", "workers"), [(4, 2), (8, 3), (64, 5), (0, 3), (3, 3)])
+def test_the_shares_of_a_limit_add_up_and_differ_by_one_at_most(total: int, workers: int) -> None:
+    parts = [share(total, index=i, workers=workers) for i in range(workers)]
+    assert sum(parts) == total and max(parts) - min(parts) <= 1
+
+
+def test_a_worker_role_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from brainjar._worker import WORKER_VARIABLE, WorkerRole, worker_role
+
+    role = WorkerRole(index=1, workers=2, model="http://127.0.0.1:9/v1", ports=(8080, 11434))
+    monkeypatch.setenv(WORKER_VARIABLE, role.to_env())
+    assert worker_role() == role
+    monkeypatch.delenv(WORKER_VARIABLE)
+    assert worker_role() is None and os.environ.get(WORKER_VARIABLE) is None
