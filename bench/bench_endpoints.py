@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -117,6 +118,43 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+TOOLS_MODULE = '''\
+from langchain_core.tools import tool
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+'''
+WORKERS_MANIFEST = """\
+apiVersion: brainjar.dev/v1
+kind: Jar
+metadata: {{name: bench}}
+spec:
+  model: {{backend: openai, endpoint: "{endpoint}", name: scripted}}
+  loop: {{transcripts: false}}
+  tools: [{{langchain: "bench_tools:add"}}]
+  endpoints: [{{openai: {{port: 0, max_concurrency: {sessions}, max_queue: {sessions}}}}}]
+"""
+
+
+def _start_workers(
+    folder: Path, model_url: str, sessions: int, workers: int
+) -> tuple[subprocess.Popen[str], str]:
+    """``brainjar run --workers N`` on a manifest with the same tool, from a module."""
+    (folder / "bench_tools.py").write_text(TOOLS_MODULE)
+    manifest = folder / "workers.yaml"
+    manifest.write_text(
+        WORKERS_MANIFEST.format(endpoint=model_url + "/v1", sessions=max(sessions, workers))
+    )
+    command = [sys.executable, "-m", "brainjar", "run", str(manifest), "--json"]
+    proc, line = _start([*command, "--workers", str(workers)] if workers > 1 else command)
+    # --json prints a line per request: read them, or the full pipe stops the jar.
+    threading.Thread(target=lambda: proc.stdout and proc.stdout.read(), daemon=True).start()
+    return proc, json.loads(line)["url"]
 
 
 def _litellm_python() -> Path:
@@ -257,6 +295,13 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=300, help="requests, one at a time")
     parser.add_argument("--stream", action="store_true", help="stream the jar's answers (SSE)")
     parser.add_argument("--litellm", action="store_true", help="compare with LiteLLM's proxy")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="serve the jar as `brainjar run --workers N` does (its tool from a module); "
+        "0: in this file's own process, as before",
+    )
     parser.add_argument("--serve", metavar="MANIFEST", help=argparse.SUPPRESS)
     parser.add_argument("--no-tools", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -271,16 +316,11 @@ def main() -> None:
         try:
             manifest = Path(tmp) / "bench.yaml"
             manifest.write_text(MANIFEST.format(endpoint=model_url + "/v1"))
-            jar, jar_url = _start(
-                [
-                    sys.executable,
-                    __file__,
-                    "--serve",
-                    str(manifest),
-                    "--sessions",
-                    str(args.sessions),
-                ]
-            )
+            if args.workers:
+                jar, jar_url = _start_workers(Path(tmp), model_url, args.sessions, args.workers)
+            else:
+                command = [sys.executable, __file__, "--serve", str(manifest)]
+                jar, jar_url = _start([*command, "--sessions", str(args.sessions)])
             try:
                 one = _phase(
                     model_url,
@@ -309,7 +349,8 @@ def main() -> None:
     print("script: one tool call, then a reply; a jar conversation = 2 model requests + 1 tool")
     _report("1 session, one request after another", *one, sequential=True)
     _report(f"{args.sessions} concurrent sessions for {args.seconds:g} s", *many, sequential=False)
-    print(f"jar process peak RSS (VmHWM): {peak:.1f} MB")
+    shown = "jar process" if args.workers < 2 else "the parent of the workers"
+    print(f"{shown} peak RSS (VmHWM): {peak:.1f} MB")
     print("-- one model round trip, 1 session, one request after another")
     alone = passing["model alone"]
     for name, (latencies, count, _, errors) in passing.items():
