@@ -31,6 +31,7 @@ def run_detached(
     name: str | None,
     grace: float,
     force: bool = False,
+    workers: int = 1,
 ) -> None:
     """``brainjar run -d``: starts the jar in the background; prints its id and name."""
     from brainjar.lifecycle import JarConflictError, start
@@ -45,6 +46,8 @@ def run_detached(
     source = str(manifest.resolve()) if manifest.exists() else str(manifest)
     command = [sys.executable, "-m", "brainjar", "run", source, "--serve", "--verbose"]
     command += ["--grace", f"{grace:g}", "--force"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     try:
         record = start(source, jar.manifest, command=command, name=name)
     except JarConflictError as exc:

@@ -77,23 +77,31 @@ def run(
     ] = 1,
 ) -> None:
     """Start the model, attach the tools, and answer (or chat, or serve)."""
-    if workers > 1:
-        if detach or name is not None:
-            raise _fail(
-                "--workers and -d do not go together yet: run it in the foreground "
-                "(under systemd or Kubernetes)",
-                EXIT_USAGE,
-            )
-        if prompt is not None or serve is False:
-            raise _fail("--workers serves endpoints: give no prompt", EXIT_USAGE)
-        _run_workers(
-            manifest, workers=workers, as_json=as_json, verbose=verbose, grace=grace, force=force
-        )
-        return
+    if workers > 1 and (prompt is not None or serve is False):
+        raise _fail("--workers serves endpoints: give no prompt", EXIT_USAGE)
     if detach or name is not None:
         from ._lifecycle import run_detached
 
-        run_detached(manifest, prompt=prompt, detach=detach, name=name, grace=grace, force=force)
+        run_detached(
+            manifest,
+            prompt=prompt,
+            detach=detach,
+            name=name,
+            grace=grace,
+            force=force,
+            workers=workers,
+        )
+        return
+    if workers > 1:
+        _run_workers(
+            manifest,
+            workers=workers,
+            as_json=as_json,
+            verbose=verbose,
+            grace=grace,
+            force=force,
+            jar_id=jar_id,
+        )
         return
     jar = _load(manifest, force=force)
     jar.log = _model_log(jar.name, verbose)
@@ -276,11 +284,23 @@ async def _serve(
 
 
 def _run_workers(
-    manifest: Path, *, workers: int, as_json: bool, verbose: bool, grace: float, force: bool
+    manifest: Path,
+    *,
+    workers: int,
+    as_json: bool,
+    verbose: bool,
+    grace: float,
+    force: bool,
+    jar_id: str | None,
 ) -> None:
     """``run --workers N``: the model process here, N workers serving the endpoints."""
     jar = _load(manifest, force=force)
     jar.log = _model_log(jar.name, verbose)
+    reporter = None  # a background jar (run -d) writes its URLs and phase to its record
+    if jar_id is not None:
+        from brainjar.lifecycle import JarReporter
+
+        reporter = JarReporter(jar_id, endpoints=len(jar.manifest.spec.endpoints))
 
     async def main() -> int:
         import signal
@@ -296,6 +316,8 @@ def _run_workers(
         stopped = anyio.Event()
 
         def ready(kind: str, url: str) -> None:
+            if reporter is not None:
+                reporter.listening(kind, url)
             if as_json:
                 print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
             else:
@@ -311,12 +333,16 @@ def _run_workers(
                     if stops:  # a second signal: the user will not wait for the drain
                         os._exit(128 + signum)
                     stops.append(signum)
+                    if reporter is not None:
+                        reporter.stopping()
                     if as_json:
                         print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
                     else:
                         err.print(f"{signum.name}: draining {workers} workers (up to {grace:g}s)")
                     stopped.set()
 
+        if reporter is not None:
+            reporter.opened()
         async with anyio.create_task_group() as tg:
             tg.start_soon(on_signals)
             await serve_workers(

@@ -193,6 +193,28 @@ def test_a_background_jar_serves_logs_and_stops_when_asked(tmp_path: Path) -> No
         _kill_leftovers(state)
 
 
+def test_a_background_jar_with_workers_is_one_jar_to_ps_and_stop(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    manifest = _manifest(tmp_path / "jar")
+    try:
+        jar_id, _ = _run_detached(state, manifest, "--workers", "2")
+        row = _ready(state, jar_id)
+        (endpoint,) = row["endpoints"]
+        answer = httpx.post(
+            f"{endpoint['url']}/chat/completions", json=CHAT, timeout=LIMIT, trust_env=False
+        )
+        assert answer.json()["choices"][0]["message"]["content"] == "I am here."
+        assert len(_model_pids(tmp_path / "jar")) == 1
+        assert "(2 workers)" in _brainjar(state, "logs", jar_id).stdout
+
+        stopped = _brainjar(state, "stop", jar_id)
+        assert stopped.returncode == 0, stopped.stderr
+        assert [r["status"] for r in _ps(state, "--all")] == ["exited(0)"]
+        assert all(_gone(pid) for pid in _model_pids(tmp_path / "jar"))
+    finally:
+        _kill_leftovers(state)
+
+
 def test_a_killed_jar_shows_as_exited_and_leaves_no_model_process(tmp_path: Path) -> None:
     state = tmp_path / "state"
     try:
