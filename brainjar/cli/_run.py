@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
 from collections.abc import AsyncIterator
@@ -209,50 +210,24 @@ async def _serve(
     Returns:
         0 after SIGTERM, 130 after SIGINT (see the module's docstring).
     """
-    import signal
-
     import anyio
 
     from brainjar.serve._endpoints import serve_endpoints
 
-    reporter = None  # a background jar (run -d) writes its URLs and phase to its record
-    if jar_id is not None:
-        from brainjar.lifecycle import JarReporter
-
-        reporter = JarReporter(jar_id, endpoints=len(jar.manifest.spec.endpoints))
-
-    def ready(kind: str, url: str) -> None:
-        if reporter is not None:
-            reporter.listening(kind, url)
-        if as_json:
-            print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
-        else:
-            err.print(f"[green]{kind}[/] listening on {url}")
+    voice = _Voice(jar, jar_id=jar_id, as_json=as_json, err=err)
 
     def request(record: dict[str, Any]) -> None:
         print(json.dumps({"type": "request", **record}, default=str), flush=True)
 
-    stops: list[signal.Signals] = []
     serving = anyio.CancelScope()
     failure: BaseException | None = None  # raised outside the task group, unwrapped
 
     async def stop_on_signals(signals: AsyncIterator[signal.Signals]) -> None:
         async for signum in signals:
-            if stops:  # a second signal: the user will not wait for the drain
-                sys.stderr.write(f"brainjar: {signum.name} again: stopping at once\n")
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(128 + signum)
-            stops.append(signum)
-            if reporter is not None:
-                reporter.stopping()
-            if as_json:
-                print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
-            else:
-                err.print(
-                    f"{signum.name}: draining: conversations in flight may take {grace:g}s "
-                    "to finish; new ones are refused (send the signal again to stop at once)"
-                )
+            voice.draining(
+                signum,
+                f"conversations in flight may take {grace:g}s to finish; new ones are refused",
+            )
             serving.cancel()
 
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -261,13 +236,12 @@ async def _serve(
             with serving:
                 try:
                     await _start(jar, err)
-                    if reporter is not None:
-                        reporter.opened()
+                    voice.opened()
                     try:
                         await serve_endpoints(
                             jar,
                             grace=grace,
-                            on_ready=ready,
+                            on_ready=voice.listening,
                             request_log=request if as_json else None,
                         )
                         await anyio.sleep_forever()  # a jar whose endpoints list is empty
@@ -280,7 +254,7 @@ async def _serve(
         raise failure
     if as_json:
         print(json.dumps({"type": "stopped"}), flush=True)
-    return EXIT_INTERRUPTED if stops and stops[0] == signal.SIGINT else 0
+    return voice.status()
 
 
 def _run_workers(
@@ -296,15 +270,8 @@ def _run_workers(
     """``run --workers N``: the model process here, N workers serving the endpoints."""
     jar = _load(manifest, force=force)
     jar.log = _model_log(jar.name, verbose)
-    reporter = None  # a background jar (run -d) writes its URLs and phase to its record
-    if jar_id is not None:
-        from brainjar.lifecycle import JarReporter
-
-        reporter = JarReporter(jar_id, endpoints=len(jar.manifest.spec.endpoints))
 
     async def main() -> int:
-        import signal
-
         import anyio
         from rich.console import Console
 
@@ -312,16 +279,8 @@ def _run_workers(
 
         err = Console(stderr=True, highlight=False)
         check_workers(jar, workers)
-        stops: list[signal.Signals] = []
+        voice = _Voice(jar, jar_id=jar_id, as_json=as_json, err=err, note=f" ({workers} workers)")
         stopped = anyio.Event()
-
-        def ready(kind: str, url: str) -> None:
-            if reporter is not None:
-                reporter.listening(kind, url)
-            if as_json:
-                print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
-            else:
-                err.print(f"[green]{kind}[/] listening on {url} ({workers} workers)")
 
         def event(record: dict[str, Any]) -> None:
             if as_json and record.get("type") == "request":
@@ -330,19 +289,10 @@ def _run_workers(
         async def on_signals() -> None:
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for signum in signals:
-                    if stops:  # a second signal: the user will not wait for the drain
-                        os._exit(128 + signum)
-                    stops.append(signum)
-                    if reporter is not None:
-                        reporter.stopping()
-                    if as_json:
-                        print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
-                    else:
-                        err.print(f"{signum.name}: draining {workers} workers (up to {grace:g}s)")
+                    voice.draining(signum, f"{workers} workers drain, for up to {grace:g}s")
                     stopped.set()
 
-        if reporter is not None:
-            reporter.opened()
+        voice.opened()
         async with anyio.create_task_group() as tg:
             tg.start_soon(on_signals)
             await serve_workers(
@@ -350,13 +300,64 @@ def _run_workers(
                 jar,
                 workers=workers,
                 grace=grace,
-                on_ready=ready,
+                on_ready=voice.listening,
                 on_event=event,
                 stopped=stopped,
             )
             tg.cancel_scope.cancel()
         if as_json:
             print(json.dumps({"type": "stopped"}), flush=True)
-        return EXIT_INTERRUPTED if stops and stops[0] == signal.SIGINT else 0
+        return voice.status()
 
     _run_async(main)
+
+
+class _Voice:
+    """What a serving jar says as it goes: to its record (a background jar, ``run -d``),
+    as JSON lines (``--json``), or on the terminal; and what its signals mean."""
+
+    def __init__(
+        self, jar: Jar, *, jar_id: str | None, as_json: bool, err: Any, note: str = ""
+    ) -> None:
+        self.reporter = None
+        if jar_id is not None:
+            from brainjar.lifecycle import JarReporter
+
+            self.reporter = JarReporter(jar_id, endpoints=len(jar.manifest.spec.endpoints))
+        self.as_json = as_json
+        self.err = err
+        self.note = note
+        self.first: signal.Signals | None = None
+
+    def opened(self) -> None:
+        if self.reporter is not None:
+            self.reporter.opened()
+
+    def listening(self, kind: str, url: str) -> None:
+        if self.reporter is not None:
+            self.reporter.listening(kind, url)
+        if self.as_json:
+            print(json.dumps({"type": "listening", "endpoint": kind, "url": url}), flush=True)
+        else:
+            self.err.print(f"[green]{kind}[/] listening on {url}{self.note}")
+
+    def draining(self, signum: signal.Signals, what: str) -> None:
+        """Says the jar drains; a second signal ends the process at once."""
+        if self.first is not None:  # the user will not wait for the drain
+            sys.stderr.write(f"brainjar: {signum.name} again: stopping at once\n")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        self.first = signum
+        if self.reporter is not None:
+            self.reporter.stopping()
+        if self.as_json:
+            print(json.dumps({"type": "draining", "signal": signum.name}), flush=True)
+        else:
+            self.err.print(
+                f"{signum.name}: draining: {what} (send the signal again to stop at once)"
+            )
+
+    def status(self) -> int:
+        """0 after SIGTERM, 130 after SIGINT (see the module's docstring)."""
+        return EXIT_INTERRUPTED if self.first == signal.SIGINT else 0
