@@ -26,6 +26,7 @@ annotations only and do not count)::
     tools         the Tool shape, policy wrappers, the tool set
     protocols, _errors
     _redact       secrets kept out of messages, logs, transcripts and HTTP bodies
+    _worker       what a worker of ``run --workers N`` was told (standard library only)
 """
 
 from typing import TYPE_CHECKING, Any

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASE = {"_redact", "_errors", "protocols"}
+BASE = {"_redact", "_errors", "protocols", "_worker"}
 CORE = BASE | {"tools", "runtime"}
 BELOW_JAR = CORE | {
     "process", "http", "manifest", "models", "endpoints", "adapters", "registry", "observe",
@@ -21,11 +21,12 @@ ALLOWED: dict[str, set[str]] = {
     "_redact": set(),
     "_errors": {"_redact"},
     "protocols": set(),
+    "_worker": set(),
     "tools": BASE,
     "runtime": BASE | {"tools"},
     "process": {"_redact", "_errors", "tools"},
     "observe": BASE | {"tools", "runtime", "process"},
-    "http": {"_redact", "_errors"},
+    "http": {"_redact", "_errors", "_worker"},
     "manifest": {"_redact", "_errors"},
     "models": CORE | {"process"},
     "endpoints": CORE | {"http", "observe"},
@@ -48,7 +49,7 @@ def _unit_of_file(path: Path) -> str:
         return rel[0]
     if len(rel) == 2:  # brainjar/x.py
         stem = Path(rel[1]).stem
-        return stem if stem in ("_redact", "_errors", "protocols") else "root"
+        return stem if stem in ("_redact", "_errors", "protocols", "_worker") else "root"
     return rel[1]
 
 
@@ -58,7 +59,7 @@ def _unit_of_module(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return "root"
-    if parts[1] in ("adapters", "registry", "_redact", "_errors", "protocols"):
+    if parts[1] in ("adapters", "registry", "_redact", "_errors", "protocols", "_worker"):
         return parts[1]
     return parts[1]
 

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
+from model_process_support import model_pids, scripted_model_manifest
 
 from brainjar import ModelError
 from brainjar.jar._jar import Jar
@@ -116,44 +117,8 @@ async def _brainjar_run(manifest: Path, *args: str) -> AsyncIterator[Served]:
 
 def _model_manifest(tmp_path: Path, *, max_restarts: int = 5, **fixture: str) -> Path:
     """A jar whose model process is the scripted model, run by the fixture."""
-    script = tmp_path / "script.yaml"
-    script.write_text("steps: [{reply: I am here.}]\nrepeat: true\n")
-    command = [
-        sys.executable,
-        str(FIXTURES / "scripted_model.py"),
-        "{port}",
-        str(script),
-        str(tmp_path / "runs"),
-    ]
-    for key, value in fixture.items():
-        command += [f"--{key.replace('_', '-')}", value]
-    manifest = tmp_path / "jar.yaml"
-    manifest.write_text(
-        textwrap.dedent(f"""\
-            apiVersion: brainjar.dev/v1
-            kind: Jar
-            metadata: {{name: phoenix}}
-            spec:
-              model:
-                backend: openai
-                name: scripted
-                timeout: {LIMIT}
-                process:
-                  command: {json.dumps(command)}
-                  ready: {{http: /v1/models, timeout: {LIMIT}}}
-                  max_restarts: {max_restarts}
-                  stop_grace: 2
-              endpoints:
-                - openai: {{port: 0}}
-              loop: {{transcripts: false}}
-        """)
-    )
-    return manifest
-
-
-def _model_pids(tmp_path: Path) -> list[int]:
-    runs = tmp_path / "runs"
-    return [int(p) for p in runs.read_text().split()] if runs.exists() else []
+    process = {"max_restarts": max_restarts, "stop_grace": 2}
+    return scripted_model_manifest(tmp_path, limit=LIMIT, process=process, fixture=fixture)
 
 
 @pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
@@ -219,7 +184,7 @@ async def test_readyz_follows_a_model_process_that_restarts(tmp_path: Path) -> N
     ):
         ready = await http.get(jar.root + "/readyz")
         assert ready.status_code == 200 and ready.json()["status"] == "ready"
-        os.kill(_model_pids(tmp_path)[0], signal.SIGKILL)
+        os.kill(model_pids(tmp_path)[0], signal.SIGKILL)
 
         async def not_ready() -> bool:
             return (await http.get(jar.root + "/readyz")).status_code == 503
@@ -238,7 +203,7 @@ async def test_readyz_follows_a_model_process_that_restarts(tmp_path: Path) -> N
             answers.append(await http.post("/chat/completions", json=CHAT))
 
         tg.start_soon(ask)
-        await _until(lambda: len(_model_pids(tmp_path)) == 2)  # the restart is held
+        await _until(lambda: len(model_pids(tmp_path)) == 2)  # the restart is held
         go.touch()
 
         async def ready_again() -> bool:
@@ -260,7 +225,7 @@ async def test_health_fails_once_the_supervisor_gives_up(tmp_path: Path) -> None
         httpx.AsyncClient(base_url=jar.url, timeout=LIMIT, trust_env=False) as http,
     ):
         assert (await http.get(jar.root + "/healthz")).status_code == 200
-        os.kill(_model_pids(tmp_path)[0], signal.SIGKILL)
+        os.kill(model_pids(tmp_path)[0], signal.SIGKILL)
 
         async def unhealthy() -> bool:
             return (await http.get(jar.root + "/healthz")).status_code == 503
@@ -292,7 +257,7 @@ async def test_a_question_right_after_a_crash_waits_for_the_restart(tmp_path: Pa
             except ModelError as exc:
                 outcome.append(exc)
 
-        os.kill(_model_pids(tmp_path)[0], signal.SIGKILL)
+        os.kill(model_pids(tmp_path)[0], signal.SIGKILL)
         tg.start_soon(ask)
         # The restart is held until the question waits for it (or has failed).
         await _until(lambda: outcome or getattr(jar.client, "waiting", 0))
@@ -308,7 +273,7 @@ async def test_model_status_says_when_the_supervisor_gave_up(tmp_path: Path) -> 
     manifest = _model_manifest(tmp_path, max_restarts=1, crash_from_run="2")
     async with Jar.load(manifest, log=lambda _: None) as jar:
         assert jar.model_status().ready
-        os.kill(_model_pids(tmp_path)[0], signal.SIGKILL)
+        os.kill(model_pids(tmp_path)[0], signal.SIGKILL)
         await _until(lambda: jar.model_status().state == "failed")
         assert "crash loop" in jar.model_status().reason
         with anyio.fail_after(LIMIT), pytest.raises(ModelError) as caught:

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,10 @@ import anyio
 import httpx
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
+from model_process_support import model_pids, scripted_model_manifest
 
 from brainjar._worker import share
 
-FIXTURES = Path(__file__).parent / "supervisor_fixtures"
 # Starting Python, the parent, its model process and two workers; generous for a loaded machine.
 LIMIT = 90.0
 REQUESTS = 40
@@ -30,34 +29,7 @@ CHAT = {"model": "many", "messages": [{"role": "user", "content": "are you there
 
 
 def _manifest(tmp_path: Path, endpoints: str) -> Path:
-    script = tmp_path / "script.yaml"
-    script.write_text("steps: [{reply: I am here.}]\nrepeat: true\n")
-    command = [
-        sys.executable,
-        str(FIXTURES / "scripted_model.py"),
-        "{port}",
-        str(script),
-        str(tmp_path / "runs"),
-    ]
-    manifest = tmp_path / "jar.yaml"
-    manifest.write_text(
-        textwrap.dedent(f"""\
-            apiVersion: brainjar.dev/v1
-            kind: Jar
-            metadata: {{name: many}}
-            spec:
-              model:
-                backend: openai
-                name: scripted
-                process:
-                  command: {json.dumps(command)}
-                  ready: {{http: /v1/models, timeout: {LIMIT}}}
-              loop: {{transcripts: false}}
-              endpoints:
-            """)
-        + textwrap.indent(endpoints, "    ")
-    )
-    return manifest
+    return scripted_model_manifest(tmp_path, name="many", endpoints=endpoints, limit=LIMIT)
 
 
 def _alive(pid: int) -> bool:
@@ -84,7 +56,7 @@ async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path:
             listening = await next_event()
         assert listening["type"] == "listening", listening
         url = listening["url"]
-        models = [int(p) for p in (tmp_path / "runs").read_text().split()]
+        models = model_pids(tmp_path)
         assert len(models) == 1  # the parent's model process, not one per worker
 
         # A connection per request: the kernel spreads connections over the workers.

@@ -30,6 +30,24 @@ POLL = 0.1
 COMMAND_LIMIT = 180
 
 
+# A jar with nothing to pack but its manifest: quick to build, push and pull.
+SMALL = """\
+apiVersion: brainjar.dev/v1
+kind: Jar
+metadata: {name: small}
+spec:
+  model: {backend: openai, name: m, endpoint: "http://127.0.0.1:9/v1"}
+"""
+
+
+def small_jar(tmp_path: Path) -> Path:
+    """Writes the SMALL manifest in a folder of its own under ``tmp_path``."""
+    manifest = tmp_path / "jar" / "small.yaml"
+    manifest.parent.mkdir()
+    manifest.write_text(SMALL)
+    return manifest
+
+
 @dataclass(frozen=True)
 class Registry:
     """A running registry: its address and where it keeps its blobs."""

@@ -6,18 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from registry_support import Registry, blobs, brainjar, registry
+from registry_support import Registry, blobs, brainjar, registry, small_jar
 from tls_support import write_self_signed
 
 pytestmark = pytest.mark.timeout(300)
-
-SMALL = """\
-apiVersion: brainjar.dev/v1
-kind: Jar
-metadata: {name: small}
-spec:
-  model: {backend: openai, name: m, endpoint: "http://127.0.0.1:9/v1"}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +24,7 @@ def test_push_and_pull_over_https_trust_the_ca_given(
     secure: tuple[Registry, Path], tmp_path: Path
 ) -> None:
     running, ca = secure
-    manifest = tmp_path / "jar" / "small.yaml"
-    manifest.parent.mkdir()
-    manifest.write_text(SMALL)
+    manifest = small_jar(tmp_path)
     source, store = tmp_path / "source", tmp_path / "images"
     ref = f"{running.address}/jars/small:1"
     assert brainjar("build", str(manifest), "-t", ref, store=source).returncode == 0

@@ -7,19 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from registry_support import Registry, blobs, brainjar, registry
+from registry_support import Registry, blobs, brainjar, registry, small_jar
 from token_support import TokenServer, registry_auth, token_server
 
 pytestmark = pytest.mark.timeout(300)
 
 USER = ("clerk", "t0ken-pass")
-SMALL = """\
-apiVersion: brainjar.dev/v1
-kind: Jar
-metadata: {name: small}
-spec:
-  model: {backend: openai, name: m, endpoint: "http://127.0.0.1:9/v1"}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +27,11 @@ def guarded(tmp_path_factory: pytest.TempPathFactory, tokens: TokenServer) -> It
         yield running
 
 
-def _jar(tmp_path: Path) -> Path:
-    manifest = tmp_path / "jar" / "small.yaml"
-    manifest.parent.mkdir()
-    manifest.write_text(SMALL)
-    return manifest
-
-
 def test_an_anonymous_token_cannot_push(guarded: Registry, tmp_path: Path) -> None:
     store, home = tmp_path / "images", tmp_path / "home"
     home.mkdir()
     ref = f"{guarded.address}/jars/small:1"
-    assert brainjar("build", str(_jar(tmp_path)), "-t", ref, store=store).returncode == 0
+    assert brainjar("build", str(small_jar(tmp_path)), "-t", ref, store=store).returncode == 0
     pushed = brainjar("push", "--insecure", ref, store=store, home=home)
     assert pushed.returncode == 1, pushed.stdout
     assert "401" in pushed.stderr and "brainjar login" in pushed.stderr, pushed.stderr
@@ -73,7 +59,7 @@ def test_login_then_push_and_pull_with_tokens(
     source, store, home = tmp_path / "source", tmp_path / "images", tmp_path / "home"
     home.mkdir()
     ref = f"{guarded.address}/jars/small:2"
-    assert brainjar("build", str(_jar(tmp_path)), "-t", ref, store=source).returncode == 0
+    assert brainjar("build", str(small_jar(tmp_path)), "-t", ref, store=source).returncode == 0
     issued = len(tokens.issued)
     login = brainjar(
         "login", "--insecure", guarded.address, "-u", USER[0], "--password-stdin",

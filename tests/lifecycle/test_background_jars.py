@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from model_process_support import model_pids, scripted_model_manifest
 
 from brainjar.lifecycle import send_signal, start_ticks, write_record
 
@@ -80,37 +80,10 @@ def _free_port() -> int:
 
 def _manifest(folder: Path, *, name: str = "phoenix", port: int = 0) -> Path:
     """A jar whose model process is the scripted model; its pids go to ``folder/runs``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / "script.yaml"
-    script.write_text("steps: [{reply: I am here.}]\nrepeat: true\n")
-    command = [sys.executable, str(FIXTURES / "scripted_model.py"), "{port}", str(script)]
-    command.append(str(folder / "runs"))
-    manifest = folder / "jar.yaml"
-    manifest.write_text(
-        textwrap.dedent(f"""\
-            apiVersion: brainjar.dev/v1
-            kind: Jar
-            metadata: {{name: {name}}}
-            spec:
-              model:
-                backend: openai
-                name: scripted
-                timeout: {LIMIT}
-                process:
-                  command: {json.dumps(command)}
-                  ready: {{http: /v1/models, timeout: {LIMIT}}}
-                  stop_grace: 2
-              endpoints:
-                - openai: {{port: {port}}}
-              loop: {{transcripts: false}}
-        """)
+    endpoints = f"- openai: {{port: {port}}}\n"
+    return scripted_model_manifest(
+        folder, name=name, endpoints=endpoints, limit=LIMIT, process={"stop_grace": 2}
     )
-    return manifest
-
-
-def _model_pids(folder: Path) -> list[int]:
-    runs = folder / "runs"
-    return [int(p) for p in runs.read_text().split()] if runs.exists() else []
 
 
 def _run_detached(state: Path, manifest: Path, *args: str) -> tuple[str, str]:
@@ -186,7 +159,7 @@ def test_a_background_jar_serves_logs_and_stops_when_asked(tmp_path: Path) -> No
 
         assert _ps(state) == []
         assert [r["status"] for r in _ps(state, "--all")] == ["exited(0)"]
-        assert all(_gone(pid) for pid in _model_pids(tmp_path / "jar"))
+        assert all(_gone(pid) for pid in model_pids(tmp_path / "jar"))
         assert _brainjar(state, "rm", "shared").returncode == 0
         assert _ps(state, "--all") == []
     finally:
@@ -204,13 +177,13 @@ def test_a_background_jar_with_workers_is_one_jar_to_ps_and_stop(tmp_path: Path)
             f"{endpoint['url']}/chat/completions", json=CHAT, timeout=LIMIT, trust_env=False
         )
         assert answer.json()["choices"][0]["message"]["content"] == "I am here."
-        assert len(_model_pids(tmp_path / "jar")) == 1
+        assert len(model_pids(tmp_path / "jar")) == 1
         assert "(2 workers)" in _brainjar(state, "logs", jar_id).stdout
 
         stopped = _brainjar(state, "stop", jar_id)
         assert stopped.returncode == 0, stopped.stderr
         assert [r["status"] for r in _ps(state, "--all")] == ["exited(0)"]
-        assert all(_gone(pid) for pid in _model_pids(tmp_path / "jar"))
+        assert all(_gone(pid) for pid in model_pids(tmp_path / "jar"))
     finally:
         _kill_leftovers(state)
 
@@ -220,7 +193,7 @@ def test_a_killed_jar_shows_as_exited_and_leaves_no_model_process(tmp_path: Path
     try:
         jar_id, _ = _run_detached(state, _manifest(tmp_path / "jar"))
         row = _ready(state, jar_id)
-        model = _model_pids(tmp_path / "jar")
+        model = model_pids(tmp_path / "jar")
         assert model and not any(_gone(pid) for pid in model)
         os.kill(row["pid"], signal.SIGKILL)
 

@@ -18,7 +18,9 @@ from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 from brainjar.registry import DiscoverSource, Service
 
-WAIT = 20.0
+# How long a condition may take to hold: a serve-tools process that starts Python, grpc,
+# LangChain and zeroconf and probes its mDNS name can take 20 s on a loaded 2-core machine.
+WAIT = 60.0
 POLL = 0.05
 
 TOOLS_MODULE = '''
