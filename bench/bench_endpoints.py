@@ -129,16 +129,13 @@ def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
 '''
-WORKERS_MANIFEST = """\
-apiVersion: brainjar.dev/v1
-kind: Jar
-metadata: {{name: bench}}
-spec:
-  model: {{backend: openai, endpoint: "{endpoint}", name: scripted}}
-  loop: {{transcripts: false}}
+WORKERS_MANIFEST = (
+    MANIFEST
+    + """\
   tools: [{{langchain: "bench_tools:add"}}]
   endpoints: [{{openai: {{port: 0, max_concurrency: {sessions}, max_queue: {sessions}}}}}]
 """
+)
 
 
 def _start_workers(
