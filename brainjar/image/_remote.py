@@ -257,8 +257,8 @@ def _call(fn: Any, *args: Any, ref: Reference, what: str, **kwargs: Any) -> Any:
     except ValueError as exc:
         if any(code in str(exc) for code in _REFUSALS):  # oras: "Issue retrieving session url"
             raise ImageError(
-                f"{ref.registry} refused {what} of {ref} (401 unauthorized: its token "
-                f"server gave no right to {ref.repository} for the credentials brainjar has); "
+                f"{ref.registry} refused {what} of {ref} (401 unauthorized, or denied): the "
+                f"credentials brainjar has for it, if any, give no right to {ref.repository}; "
                 f"run `brainjar login {ref.registry}` (or docker login) as a user who may "
                 "push and pull there, or set ORAS_USER and ORAS_PASS"
             ) from None
