@@ -88,11 +88,11 @@ async def serve_http(
     header must be a loopback name and a request with an Origin header must come
     from a loopback page (403 otherwise).
     """
+    from brainjar.observe import Observed
+
     # The SDK still refuses a POST that is not JSON; Host and Origin are the guard's.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     manager = StreamableHTTPSessionManager(app=gateway.server, security_settings=security)
-    from brainjar.observe import Observed
-
     drain = Drain(_OnlyPath(StreamableHTTPASGIApp(manager), path=path), name=gateway.server.name)
     app: ASGIApp = Guard(Observed(drain, registry=metrics), bound_host=host, token=token)
 

@@ -8,7 +8,7 @@ May import: ``brainjar._errors``.
 
 from ._drain import CLOSE_GRACE, serve_and_drain
 from ._guard import Guard, Refusal, Render, is_loopback, plain_text
-from ._listen import BACKLOG, QuietUvicorn, listen
+from ._listen import BACKLOG, QuietUvicorn, listen, reserve
 from ._server import HEAD_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, STOP_GRACE, serve_asgi
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "is_loopback",
     "listen",
     "plain_text",
+    "reserve",
     "serve_and_drain",
     "serve_asgi",
 ]

@@ -15,7 +15,7 @@ import uvicorn
 from brainjar._errors import TransportError
 from brainjar._worker import worker_role
 
-__all__ = ["BACKLOG", "QuietUvicorn", "listen"]
+__all__ = ["BACKLOG", "QuietUvicorn", "listen", "reserve"]
 
 # Connections the kernel holds for us before uvicorn accepts them.
 BACKLOG = 2048
@@ -25,11 +25,28 @@ def listen(host: str, port: int, *, what: str) -> socket.socket:
     """A non-blocking listening TCP socket; port 0 picks a free one.
 
     Binding here, before uvicorn starts, makes the port known at once and a bad
-    address a clear error.
+    address a clear error. A worker of ``run --workers`` shares the port with the
+    other workers (``SO_REUSEPORT``: the kernel spreads connections over them).
 
     Raises:
         TransportError: naming ``what`` and the address, with what to do instead.
     """
+    return _bound(host, port, what=what, shared=worker_role() is not None, listening=True)
+
+
+def reserve(host: str, port: int, *, what: str) -> socket.socket:
+    """Binds ``host:port`` (0: a free port) with ``SO_REUSEPORT``, without listening.
+
+    Held by the parent of ``run --workers``, it keeps the port for the workers that
+    listen on it; it takes no connections itself.
+
+    Raises:
+        TransportError: as ``listen`` does.
+    """
+    return _bound(host, port, what=what, shared=True, listening=False)
+
+
+def _bound(host: str, port: int, *, what: str, shared: bool, listening: bool) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as exc:
@@ -42,11 +59,12 @@ def listen(host: str, port: int, *, what: str) -> socket.socket:
     sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if worker_role() is not None:  # `run --workers`: every worker listens on the port
+        if shared:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
-        sock.listen(BACKLOG)
-        sock.setblocking(False)
+        if listening:
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
     except OSError as exc:
         sock.close()
         raise TransportError(

@@ -22,7 +22,7 @@ from brainjar.protocols import Endpoint
 if TYPE_CHECKING:
     from brainjar.endpoints import HttpSettings
 
-__all__ = ["build_endpoint", "http_settings", "serve_endpoints"]
+__all__ = ["build_endpoint", "http_config", "http_settings", "serve_endpoints"]
 
 
 def http_settings(config: HttpEndpointConfig) -> HttpSettings:
@@ -109,12 +109,21 @@ async def serve_endpoints(
         raise _single(group) from None
 
 
+def http_config(entry: EndpointEntry) -> HttpEndpointConfig | None:
+    """The settings of an OpenAI or Ollama endpoint entry; None for MCP and gRPC."""
+    if isinstance(entry, OpenAIEndpoint):
+        return entry.openai
+    if isinstance(entry, OllamaEndpoint):
+        return entry.ollama
+    return None
+
+
 def _as_worker(entry: EndpointEntry, role: WorkerRole, port: int) -> EndpointEntry:
     """``entry`` as one of ``role.workers`` processes serves it: the parent's port, a share
     of the limits (so they hold for the whole jar)."""
-    if not isinstance(entry, OpenAIEndpoint | OllamaEndpoint):
+    config = http_config(entry)
+    if config is None:
         raise TypeError(f"a worker serves only OpenAI and Ollama endpoints, not {entry!r}")
-    config = entry.openai if isinstance(entry, OpenAIEndpoint) else entry.ollama
     part = {"index": role.index, "workers": role.workers}
     mine = config.model_copy(
         update={

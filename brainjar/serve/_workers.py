@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
@@ -27,10 +26,12 @@ from typing import Any
 
 import anyio
 
-from brainjar._errors import ManifestError, TransportError
+from brainjar._errors import ManifestError
 from brainjar._worker import WORKER_VARIABLE, WorkerRole
+from brainjar.http import reserve
 from brainjar.jar import Jar
-from brainjar.manifest import HttpEndpointConfig, OllamaEndpoint, OpenAIEndpoint
+
+from ._endpoints import http_config
 
 __all__ = ["check_workers", "serve_workers"]
 
@@ -49,39 +50,19 @@ def check_workers(jar: Jar, workers: int) -> None:
     if not endpoints:
         raise ManifestError(f"--workers serves endpoints, and {jar.name} has none")
     for entry in endpoints:
-        if not isinstance(entry, OpenAIEndpoint | OllamaEndpoint):
+        config = http_config(entry)
+        if config is None:
             kind = type(entry).__name__.removesuffix("Endpoint").lower()
             raise ManifestError(
                 f"--workers serves OpenAI and Ollama endpoints only, and {jar.name} has a "
                 f"{kind} endpoint (its sessions live in one process); serve it with one "
                 "process, or move it to a manifest of its own"
             )
-        config = entry.openai if isinstance(entry, OpenAIEndpoint) else entry.ollama
         if config.max_concurrency < workers:
             raise ManifestError(
                 f"max_concurrency {config.max_concurrency} cannot be shared by {workers} "
                 "workers (each needs one at least); raise it, or use fewer workers"
             )
-
-
-def _reserve(host: str, port: int) -> socket.socket:
-    """Binds ``host:port`` (0: a free port) with SO_REUSEPORT, without listening.
-
-    Held while the workers run, it keeps the port for them; it takes no connections.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise TransportError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-            "choose another port, or port 0 for a free one"
-        ) from None
-    return sock
 
 
 async def serve_workers(
@@ -117,10 +98,13 @@ async def serve_workers(
 
     check_workers(jar, workers)
     spec = jar.manifest.spec
-    configs = [_config(e) for e in spec.endpoints]
-    kinds = ["openai" if isinstance(e, OpenAIEndpoint) else "ollama" for e in spec.endpoints]
+    configs = [http_config(e) for e in spec.endpoints]
     with ExitStack() as held:
-        reserved = [held.enter_context(_reserve(c.host, c.port)) for c in configs]
+        reserved = [
+            held.enter_context(reserve(c.host, c.port, what="--workers"))
+            for c in configs
+            if c is not None  # check_workers let no other endpoint through
+        ]
         ports = tuple(int(s.getsockname()[1]) for s in reserved)
         async with AsyncExitStack() as stack:
             model: str | None = None
@@ -128,7 +112,7 @@ async def serve_workers(
             if process_spec is not None:
                 process = await stack.enter_async_context(supervise(process_spec, log=jar.log))
                 model = served_endpoint(spec.model, process)
-            listening: dict[int, int] = {}
+            listening: dict[int, list[tuple[str, str]]] = {}  # worker: its (kind, url)s
             all_listening = anyio.Event()
             exited = anyio.Event()
             failures: list[str] = []
@@ -144,9 +128,9 @@ async def serve_workers(
                         print(f"[worker {index}] {line}", file=sys.stderr, flush=True)
                         return
                     if event.get("type") == "listening":
-                        listening[index] = listening.get(index, 0) + 1
+                        listening.setdefault(index, []).append((event["endpoint"], event["url"]))
                         if len(listening) == workers and all(
-                            n == len(configs) for n in listening.values()
+                            len(urls) == len(configs) for urls in listening.values()
                         ):
                             all_listening.set()
                         return
@@ -180,8 +164,8 @@ async def serve_workers(
 
                 async def announce() -> None:
                     await all_listening.wait()
-                    for kind, config, port in zip(kinds, configs, ports, strict=True):
-                        on_ready(kind, f"http://{config.host}:{port}" + _path(kind))
+                    for kind, url in listening[0]:  # every worker listens on the same URLs
+                        on_ready(kind, url)
 
                 tg.start_soon(announce)
                 async with anyio.create_task_group() as waiting:
@@ -201,14 +185,3 @@ async def serve_workers(
                     f"{failures[0]}; the other workers and the model were stopped "
                     "(the worker's log is above)"
                 )
-
-
-def _config(entry: object) -> HttpEndpointConfig:
-    if isinstance(entry, OpenAIEndpoint):
-        return entry.openai
-    assert isinstance(entry, OllamaEndpoint)  # check_workers let nothing else through
-    return entry.ollama
-
-
-def _path(kind: str) -> str:
-    return "/v1" if kind == "openai" else ""
