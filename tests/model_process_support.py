@@ -66,3 +66,12 @@ def model_pids(folder: Path) -> list[int]:
     """The pids of every start of the model process so far."""
     runs = folder / "runs"
     return [int(p) for p in runs.read_text().split()] if runs.exists() else []
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie waiting for its reaper counts)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X")

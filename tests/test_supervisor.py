@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from model_process_support import gone
 
 from brainjar import ProcessError
 from brainjar.process._supervisor import ProcessSpec, SupervisedProcess, supervise
@@ -36,15 +37,6 @@ def _server_spec(*args: str, **kwargs: object) -> ProcessSpec:
     }
     options.update(kwargs)
     return ProcessSpec(**options)  # type: ignore[arg-type]
-
-
-def _gone(pid: int) -> bool:
-    """True when ``pid`` has exited (a zombie counts: PID 1 here may not reap)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 async def _until(condition: object, *, limit: float = LIMIT) -> None:
@@ -77,7 +69,7 @@ async def test_ready_probe_waits_for_2xx() -> None:
     states.append(proc.state)
     assert states == ["ready", "stopped"]
     assert proc.pid is None
-    await _until(lambda: _gone(pid))
+    await _until(lambda: gone(pid))
 
 
 async def test_never_ready_raises_with_log_tail() -> None:
@@ -184,7 +176,7 @@ async def test_process_ignoring_sigterm_is_killed_after_grace(tmp_path: Path) ->
     async with supervise(spec, log=lambda _: None) as proc:
         [pid] = await _read_pids(pidfile)
         await _until(lambda: "ignoring SIGTERM" in proc.log_tail())
-    assert _gone(pid)
+    assert gone(pid)
 
 
 async def test_grandchild_is_killed(tmp_path: Path) -> None:
@@ -196,7 +188,7 @@ async def test_grandchild_is_killed(tmp_path: Path) -> None:
         async with supervise(spec, log=lambda _: None) as proc:
             child, grandchild = await _read_pids(pidfile)
             await _until(lambda: "grandchild up" in proc.log_tail())
-    await _until(lambda: _gone(child) and _gone(grandchild))
+    await _until(lambda: gone(child) and gone(grandchild))
 
 
 async def test_exception_in_body_stops_process_and_propagates(tmp_path: Path) -> None:
@@ -208,7 +200,7 @@ async def test_exception_in_body_stops_process_and_propagates(tmp_path: Path) ->
         async with supervise(spec, log=lambda _: None):
             pids = await _read_pids(pidfile)
             raise RuntimeError("in the body")
-    await _until(lambda: all(_gone(pid) for pid in pids))
+    await _until(lambda: all(gone(pid) for pid in pids))
 
 
 async def test_cancellation_stops_process(tmp_path: Path) -> None:
@@ -223,7 +215,7 @@ async def test_cancellation_stops_process(tmp_path: Path) -> None:
             scope.cancel()
             await anyio.sleep_forever()
     assert scope.cancelled_caught
-    await _until(lambda: all(_gone(pid) for pid in pids))
+    await _until(lambda: all(gone(pid) for pid in pids))
 
 
 async def test_cancellation_while_starting_stops_process() -> None:
@@ -259,4 +251,4 @@ async def test_parent_sigkilled_leaves_no_orphans(tmp_path: Path) -> None:
         child, grandchild = await _read_pids(pidfile)
         os.kill(driver.pid, signal.SIGKILL)
         await driver.wait()
-        await _until(lambda: _gone(reaper) and _gone(child) and _gone(grandchild))
+        await _until(lambda: gone(reaper) and gone(child) and gone(grandchild))

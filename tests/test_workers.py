@@ -18,7 +18,7 @@ import anyio
 import httpx
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
-from model_process_support import model_pids, scripted_model_manifest
+from model_process_support import gone, model_pids, scripted_model_manifest
 
 from brainjar._worker import share
 
@@ -30,14 +30,6 @@ CHAT = {"model": "many", "messages": [{"role": "user", "content": "are you there
 
 def _manifest(tmp_path: Path, endpoints: str) -> Path:
     return scripted_model_manifest(tmp_path, name="many", endpoints=endpoints, limit=LIMIT)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path: Path) -> None:
@@ -83,7 +75,7 @@ async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path:
         process.send_signal(signal.SIGTERM)
         with anyio.fail_after(LIMIT):
             assert await process.wait() == 0
-        assert not any(_alive(pid) for pid in [*models, *workers])
+        assert all(gone(pid) for pid in [*models, *workers])
     finally:
         with anyio.CancelScope(shield=True):
             if process.returncode is None:

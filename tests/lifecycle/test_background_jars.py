@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from model_process_support import model_pids, scripted_model_manifest
+from model_process_support import gone, model_pids, scripted_model_manifest
 
 from brainjar.lifecycle import send_signal, start_ticks, write_record
 
@@ -61,15 +61,6 @@ def _until(condition: Callable[[], Any], *, limit: float = LIMIT) -> Any:
         assert time.monotonic() < deadline, "the condition did not hold in time"
         time.sleep(POLL)
     return found
-
-
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` has ended (a zombie waiting for its reaper counts)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X")
 
 
 def _free_port() -> int:
@@ -159,7 +150,7 @@ def test_a_background_jar_serves_logs_and_stops_when_asked(tmp_path: Path) -> No
 
         assert _ps(state) == []
         assert [r["status"] for r in _ps(state, "--all")] == ["exited(0)"]
-        assert all(_gone(pid) for pid in model_pids(tmp_path / "jar"))
+        assert all(gone(pid) for pid in model_pids(tmp_path / "jar"))
         assert _brainjar(state, "rm", "shared").returncode == 0
         assert _ps(state, "--all") == []
     finally:
@@ -183,7 +174,7 @@ def test_a_background_jar_with_workers_is_one_jar_to_ps_and_stop(tmp_path: Path)
         stopped = _brainjar(state, "stop", jar_id)
         assert stopped.returncode == 0, stopped.stderr
         assert [r["status"] for r in _ps(state, "--all")] == ["exited(0)"]
-        assert all(_gone(pid) for pid in model_pids(tmp_path / "jar"))
+        assert all(gone(pid) for pid in model_pids(tmp_path / "jar"))
     finally:
         _kill_leftovers(state)
 
@@ -194,7 +185,7 @@ def test_a_killed_jar_shows_as_exited_and_leaves_no_model_process(tmp_path: Path
         jar_id, _ = _run_detached(state, _manifest(tmp_path / "jar"))
         row = _ready(state, jar_id)
         model = model_pids(tmp_path / "jar")
-        assert model and not any(_gone(pid) for pid in model)
+        assert model and not any(gone(pid) for pid in model)
         os.kill(row["pid"], signal.SIGKILL)
 
         def exited() -> str | None:
@@ -202,7 +193,7 @@ def test_a_killed_jar_shows_as_exited_and_leaves_no_model_process(tmp_path: Path
             return status if status.startswith("exited") else None
 
         assert _until(exited) == "exited(137)"
-        _until(lambda: all(_gone(pid) for pid in model))
+        _until(lambda: all(gone(pid) for pid in model))
     finally:
         _kill_leftovers(state)
 
