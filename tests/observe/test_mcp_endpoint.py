@@ -10,7 +10,7 @@ import anyio
 import httpx
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from observe_support import ADD_THEN_ANSWER, MANIFEST
+from observe_support import ADD_THEN_ANSWER, MANIFEST, add
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import format_span_id, format_trace_id
 
@@ -27,8 +27,6 @@ PARENT_ID = "b7ad6b7169203331"
 @asynccontextmanager
 async def mcp_jar(tmp_path: Path, extra: str = "") -> AsyncIterator[str]:
     """A jar over the scripted model, served by its ``mcp:`` endpoint; yields the MCP URL."""
-    from observe_support import add
-
     async with ScriptedModelServer(ScriptedModel(ADD_THEN_ANSWER)) as model:
         path = tmp_path / "jar.yaml"
         path.write_text(MANIFEST.format(endpoint=model.openai_base_url, extra=extra))
