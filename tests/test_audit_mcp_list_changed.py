@@ -20,6 +20,7 @@ import anyio
 from fastmcp import Client as FastClient
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from process_support import ended
 
 from brainjar.testing import ScriptedModelServer, reply
 
@@ -94,14 +95,7 @@ async def test_brainjar_mcp_over_http_advertises_list_changed(tmp_path: Path) ->
                     init = client.initialize_result
                     names = {t.name for t in await client.list_tools()}
         finally:
-            with anyio.CancelScope(shield=True):
-                jar.terminate()
-                with anyio.move_on_after(STOP_LIMIT):
-                    await jar.wait()
-                if jar.returncode is None:
-                    jar.kill()
-                    await jar.wait()
-                await jar.aclose()
+            await ended(jar, grace=STOP_LIMIT)
     assert init is not None and init.capabilities.tools is not None
     assert init.capabilities.tools.list_changed is True
     assert "ask_herald" in names

@@ -28,6 +28,7 @@ from brainjar.adapters.grpc import tool_service_pb2_grpc as pb_grpc
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from process_support import ended
 
 from brainjar.testing import ScriptedModel, ScriptedModelServer, reply
 
@@ -112,11 +113,7 @@ async def _brainjar(args: list[str], *, ready: str, cwd: Path) -> AsyncIterator[
             yield running
             tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.send_signal(signal.SIGKILL)
-            await process.wait()
-            await process.aclose()
+        await ended(process)
 
 
 async def _stop_and_wait(running: Running, tmp_path: Path, name: str) -> None:

@@ -23,6 +23,7 @@ import pytest
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from model_process_support import model_pids, scripted_model_manifest
+from process_support import ended
 
 from brainjar import ModelError
 from brainjar.jar._jar import Jar
@@ -106,13 +107,8 @@ async def _brainjar_run(manifest: Path, *args: str) -> AsyncIterator[Served]:
         served.url = (await served.event("listening"))["url"]
         yield served
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-                with anyio.move_on_after(LIMIT):
-                    await process.wait()
-            await process.aclose()
-            stderr.close()
+        await ended(process)
+        stderr.close()
 
 
 def _model_manifest(tmp_path: Path, *, max_restarts: int = 5, **fixture: str) -> Path:

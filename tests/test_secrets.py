@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from process_support import ended_popen
 from rich.console import Console
 
 from brainjar._errors import ModelError, ProcessError
@@ -92,11 +93,7 @@ def _brainjar_run(manifest: Path, *, env: dict[str, str], verbose: bool) -> Iter
             rest, _ = jar.communicate(timeout=LIMIT)
             out.write(rest)
         finally:
-            if jar.poll() is None:
-                jar.kill()
-                jar.wait()
-            if jar.stdout is not None:
-                jar.stdout.close()
+            ended_popen(jar)
 
 
 def _ask(url: str) -> httpx.Response:

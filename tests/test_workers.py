@@ -19,6 +19,7 @@ import httpx
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from model_process_support import gone, model_pids, scripted_model_manifest
+from process_support import ended
 
 from brainjar._worker import share
 
@@ -77,12 +78,8 @@ async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path:
             assert await process.wait() == 0
         assert all(gone(pid) for pid in [*models, *workers])
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            await process.aclose()
-            stderr.close()
+        await ended(process)
+        stderr.close()
 
 
 async def _post(client: httpx.AsyncClient, url: str, into: list[httpx.Response]) -> None:

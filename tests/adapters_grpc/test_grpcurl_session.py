@@ -22,6 +22,7 @@ import anyio
 import pytest
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
+from process_support import ended
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tool-mesh"
 README = EXAMPLE / "README.md"
@@ -103,11 +104,7 @@ async def _serving() -> AsyncIterator[int]:
                 assert await process.wait() == 0
             tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.send_signal(signal.SIGKILL)
-            await process.wait()
-            await process.aclose()
+        await ended(process)
 
 
 async def test_the_readmes_grpcurl_session_gives_the_output_it_shows() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp_support import STOP_WAIT, free_port, wait_listening
+from process_support import ended_popen
 
 from brainjar.testing import ScriptedModelServer, reply
 
@@ -127,12 +128,7 @@ def _start(command: list[str]) -> subprocess.Popen[bytes]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(STOP_WAIT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    ended_popen(process, grace=STOP_WAIT)
 
 
 async def test_conformance_suite_through_brainjar_mcp(tmp_path: Path) -> None:

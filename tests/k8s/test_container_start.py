@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from process_support import ended_popen
 from ruamel.yaml import YAML
 
 from brainjar.k8s import RenderOptions, render_manifests
@@ -149,7 +150,4 @@ def test_the_rendered_container_command_starts_and_turns_ready(tmp_path: Path) -
             jar.send_signal(signal.SIGTERM)
             assert jar.wait(timeout=pod["terminationGracePeriodSeconds"]) == 0
         finally:
-            jar.kill()
-            jar.wait()
-            if jar.stderr:
-                jar.stderr.close()
+            ended_popen(jar)

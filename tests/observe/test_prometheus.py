@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ import anyio
 import httpx
 import pytest
 from observe_support import POLL, WAIT, served
+from process_support import ended
 
 from brainjar.process import free_port
 
@@ -49,15 +49,8 @@ async def prometheus(tmp_path: Path, target: str) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        with anyio.CancelScope(shield=True):
-            process.send_signal(signal.SIGTERM)
-            with anyio.move_on_after(STOP_WAIT):
-                await process.wait()
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            await process.aclose()
-            log.close()
+        await ended(process, grace=STOP_WAIT)
+        log.close()
 
 
 async def query(client: httpx.AsyncClient, url: str, promql: str) -> float | None:

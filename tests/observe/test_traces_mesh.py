@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from process_support import ended
 from starlette.types import Receive, Scope, Send
 
 from brainjar.http import serve_asgi
@@ -110,15 +110,7 @@ async def tool_service(folder: Path, env: dict[str, str]) -> AsyncIterator[dict[
             yield ports
             tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                with anyio.move_on_after(STOP_WAIT):
-                    await process.wait()
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            await process.aclose()
+        await ended(process, grace=STOP_WAIT)
 
 
 async def test_the_tool_services_span_continues_the_jars_trace(

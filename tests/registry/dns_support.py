@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import sys
 import uuid
@@ -26,6 +25,7 @@ import dns.resolver
 import pytest
 from anyio.abc import Process
 from mesh_support import ServiceProcess, eventually
+from process_support import ended
 
 # Limit on dnsmasq answering its first query, and on it stopping.
 DNS_READY = 20.0
@@ -138,15 +138,7 @@ class Dnsmasq:
         process, self.process = self.process, None
         if process is None:
             return
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-            with anyio.move_on_after(DNS_STOP):
-                await process.wait()
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            await process.aclose()
+        await ended(process, grace=DNS_STOP)
 
     async def restart(self, records: str) -> None:
         await self.stop()

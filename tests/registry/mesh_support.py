@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import textwrap
 import time
@@ -17,6 +16,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 from brainjar.registry import DiscoverSource, Service
+from process_support import ended
 
 # How long a condition may take to hold: a serve-tools process that starts Python, grpc,
 # LangChain and zeroconf and probes its mDNS name can take 20 s on a loaded 2-core machine.
@@ -134,8 +134,4 @@ async def tool_service(
             yield service
             tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.send_signal(signal.SIGKILL)
-            await process.wait()
-            await process.aclose()
+        await ended(process)

@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from process_support import ended_popen
 
 __all__ = ["NETNS", "Host", "stop", "two_hosts"]
 
@@ -120,13 +121,4 @@ def two_hosts(*, more: int = 0) -> Iterator[tuple[Host, Host]]:
 
 def stop(process: subprocess.Popen[str]) -> None:
     """Terminates ``process`` (SIGKILL if it lingers), waits for it, closes its pipes."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    for stream in (process.stdin, process.stdout, process.stderr):
-        if stream:
-            stream.close()
+    ended_popen(process, grace=STOP_TIMEOUT)

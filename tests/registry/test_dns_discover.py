@@ -21,6 +21,7 @@ from brainjar.registry import DiscoverSource, Sighting
 from brainjar.registry._dns import DnsFeed, DnsSettings
 from dns_support import Dnsmasq, dnsmasq, new_uid, srv, tool_services, write_service
 from mesh_support import eventually
+from process_support import ended
 
 from brainjar.jar._sources import discover_settings
 from brainjar.k8s import RenderOptions, render_manifests
@@ -124,11 +125,7 @@ async def _discover_json(server: Dnsmasq, uid: str, *names: str) -> list[dict[st
                 await process.wait()
             tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
-            await process.aclose()
+        await ended(process)
     return snapshots[-1]
 
 

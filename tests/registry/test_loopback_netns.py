@@ -19,6 +19,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from netns import NETNS, Host, two_hosts
+from process_support import ended
 
 pytestmark = NETNS
 
@@ -135,14 +136,6 @@ async def _expect(lines: AsyncIterator[str], wanted: str) -> None:
     raise AssertionError(f"the process ended before it said {wanted!r}")
 
 
-async def _stop(process: Process) -> None:
-    with anyio.CancelScope(shield=True):
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-        await process.aclose()
-
-
 async def test_unicast_answers_from_the_lan_are_ignored_in_loopback_mode() -> None:
     with two_hosts() as (attacker, jar):
         await _lan_answers_ignored(attacker, jar)
@@ -180,7 +173,7 @@ async def _lan_answers_ignored(attacker: Host, jar: Host) -> None:
                     break
     finally:
         for process in (host, cli, evil):
-            await _stop(process)
+            await ended(process)
     assert [row["name"] for row in result["rows"]] == [f"good-{uid}"], result
     port = result["rows"][0]["ports"]["grpc"]
     assert result["tools"] == [f"echo grpc:good-{uid}@127.0.0.1:{port}"], result

@@ -11,6 +11,7 @@ import anyio
 import httpx
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
+from process_support import ended
 
 from brainjar.testing import ScriptedCall, call, calls, fail, load_script, reply
 
@@ -93,12 +94,7 @@ async def test_cli_serves_a_script_until_terminated(tmp_path: Path) -> None:
         with anyio.fail_after(LIMIT):
             assert await process.wait() == 0
     finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-                with anyio.move_on_after(LIMIT):
-                    await process.wait()
-            await process.aclose()
+        await ended(process)
 
 
 async def test_cli_refuses_a_bad_script(tmp_path: Path) -> None:
