@@ -75,5 +75,10 @@ def test_login_then_push_and_pull_with_tokens(
     pulled = brainjar("pull", "--insecure", ref, store=store, home=home)
     assert pulled.returncode == 0, pulled.stderr
     assert blobs(store) == blobs(source)
-    granted = [a for claims in tokens.issued for a in claims["access"]]  # type: ignore[attr-defined]
-    assert {"type": "repository", "name": "jars/small", "actions": ["pull", "push"]} in granted
+    # The registry names the actions in either order ("pull,push" or "push,pull").
+    granted = [
+        (a["type"], a["name"], sorted(a["actions"]))
+        for claims in tokens.issued
+        for a in claims["access"]  # type: ignore[attr-defined]
+    ]
+    assert ("repository", "jars/small", ["pull", "push"]) in granted
