@@ -1,0 +1,138 @@
+"""CPU per request of each half of a model round trip, and of a jar in between.
+
+The jar's added latency (bench_endpoints.py) is mostly CPU: it is an HTTP server
+for its client and an HTTP client of its model. This prints, for streamed
+Chat Completions requests to the scripted model on loopback, the CPU time per
+request of:
+
+- the scripted model's server (uvicorn + starlette, the stack a jar's endpoints use),
+- the client brainjar's model client is built on (httpx, one pooled AsyncClient),
+- aiohttp's client on the same requests (the peer with a C HTTP parser),
+- a jar with no tools between a client and the scripted model: its "server" figure
+  is the whole jar process (its endpoint, its loop and its httpx model client).
+
+    python bench/bench_http_halves.py [--requests 2000]
+
+CPU time is read from the kernel (``/proc/PID/stat``, ``getrusage``), so a busy
+machine changes it less than it changes latency; run it on a quiet one anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import anyio
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_endpoints as endpoints
+
+WARM_UP = 50
+QUESTION = [{"role": "user", "content": "2 + 3?"}]
+
+
+def _process_cpu(pid: int) -> float:
+    """Seconds of CPU (user + system) process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # clock ticks: USER_HZ is 100 on Linux
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _with_httpx(url: str, body: dict[str, object], requests: int) -> tuple[float, float]:
+    """(this process's CPU, wall) for ``requests`` streamed requests read line by line."""
+    async with httpx.AsyncClient() as client:
+
+        async def one() -> None:
+            async with client.stream("POST", url, json=body) as response:
+                async for _ in response.aiter_lines():
+                    pass
+
+        return await _timed(one, requests)
+
+
+async def _with_aiohttp(url: str, body: dict[str, object], requests: int) -> tuple[float, float]:
+    async with aiohttp.ClientSession() as session:
+
+        async def one() -> None:
+            async with session.post(url, json=body) as response:
+                async for _ in response.content:
+                    pass
+
+        return await _timed(one, requests)
+
+
+async def _timed(one: Callable[[], Awaitable[None]], requests: int) -> tuple[float, float]:
+    for _ in range(WARM_UP):
+        await one()
+    cpu, wall = _own_cpu(), anyio.current_time()
+    for _ in range(requests):
+        await one()
+    return _own_cpu() - cpu, anyio.current_time() - wall
+
+
+def _measure(
+    server: subprocess.Popen[str], url: str, *, model: str, client: str, requests: int
+) -> tuple[float, float]:
+    """(server CPU, client CPU) per request, in ms, for one client library."""
+    body: dict[str, object] = {"model": model, "messages": QUESTION, "stream": True}
+    before = _process_cpu(server.pid)
+    run = _with_httpx if client == "httpx" else _with_aiohttp
+    own, _ = anyio.run(run, url, body, requests)
+    return (_process_cpu(server.pid) - before) * 1000 / requests, own * 1000 / requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "reply.json"
+        script.write_text(json.dumps(endpoints.REPLY_ONLY))
+        model, model_url = endpoints._start([sys.executable, "-m", "brainjar.testing", str(script)])
+        try:
+            manifest = Path(tmp) / "jar.yaml"
+            manifest.write_text(endpoints.MANIFEST.format(endpoint=model_url + "/v1"))
+            served = [sys.executable, endpoints.__file__, "--serve", str(manifest), "--no-tools"]
+            jar, jar_url = endpoints._start(served)
+            try:
+                rows = [
+                    ("scripted model, httpx client", model, model_url + "/v1", "scripted", "httpx"),
+                    (
+                        "scripted model, aiohttp client",
+                        model,
+                        model_url + "/v1",
+                        "scripted",
+                        "aiohttp",
+                    ),
+                    ("jar (no tools), aiohttp client", jar, jar_url, "bench", "aiohttp"),
+                ]
+                print(f"CPU ms per streamed request, {args.requests} requests one after another")
+                for name, server, url, served_model, client in rows:
+                    server_ms, client_ms = _measure(
+                        server,
+                        url + "/chat/completions",
+                        model=served_model,
+                        client=client,
+                        requests=args.requests,
+                    )
+                    print(f"   {name:32s}: server {server_ms:5.2f}   client {client_ms:5.2f}")
+            finally:
+                endpoints._stop(jar)
+        finally:
+            endpoints._stop(model)
+
+
+if __name__ == "__main__":
+    main()
