@@ -24,9 +24,8 @@ from pathlib import Path
 
 import anyio
 
-from brainjar import JarManifest, load_manifest
-from brainjar.jar._jar import Jar
-from brainjar.runtime._messages import ModelResponse, ToolSpec
+from brainjar import Jar, JarManifest, ToolSpec, load_manifest
+from brainjar.runtime._messages import ModelResponse
 
 HELLO = Path(__file__).resolve().parent.parent / "manifests" / "hello.yaml"
 # hello.yaml's tools: five questions that name a file, five that ask for the listing.
