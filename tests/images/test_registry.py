@@ -9,19 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from registry_support import HELLO, Registry, blobs, brainjar, registry
+from registry_support import HELLO, SMALL, Registry, blobs, brainjar, registry
 
 pytestmark = pytest.mark.timeout(600)
 
-SMALL = """\
-apiVersion: brainjar.dev/v1
-kind: Jar
-metadata: {name: small}
-spec:
-  model: {backend: openai, name: m, endpoint: "http://127.0.0.1:9/v1"}
-  tools:
-    - langchain: clerk_tools:tools
-"""
+# The shared small jar, with a LangChain module of its own to pack.
+SMALL_WITH_TOOLS = SMALL + "  tools:\n    - langchain: clerk_tools:tools\n"
 CLERK = '''\
 from langchain_core.tools import tool
 
@@ -113,7 +106,7 @@ def test_a_tampered_blob_is_refused_and_leaves_the_store_clean(
 ) -> None:
     jar = tmp_path / "jar"
     jar.mkdir()
-    (jar / "small.yaml").write_text(SMALL)
+    (jar / "small.yaml").write_text(SMALL_WITH_TOOLS)
     (jar / "clerk_tools.py").write_text(CLERK)
     source, store = tmp_path / "source", tmp_path / "images"
     ref = f"{plain.address}/jars/small:1"
