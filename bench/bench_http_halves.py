@@ -6,10 +6,12 @@ Chat Completions requests to the scripted model on loopback, the CPU time per
 request of:
 
 - the scripted model's server (uvicorn + starlette, the stack a jar's endpoints use),
-- the client brainjar's model client is built on (httpx, one pooled AsyncClient),
-- aiohttp's client on the same requests (the peer with a C HTTP parser),
+- httpx's client (one pooled AsyncClient, what the openai SDK is built on),
+- aiohttp's client on the same requests (what brainjar's model client is built on),
+- brainjar's model client itself (``OpenAIClient.stream``: aiohttp, SSE framing,
+  each chunk read as JSON, the answer assembled),
 - a jar with no tools between a client and the scripted model: its "server" figure
-  is the whole jar process (its endpoint, its loop and its httpx model client).
+  is the whole jar process (its endpoint, its loop and its model client).
 
     python bench/bench_http_halves.py [--requests 2000]
 
@@ -73,6 +75,23 @@ async def _with_aiohttp(url: str, body: dict[str, object], requests: int) -> tup
         return await _timed(one, requests)
 
 
+async def _with_brainjar(url: str, body: dict[str, object], requests: int) -> tuple[float, float]:
+    from brainjar import Message
+    from brainjar.models._openai import OpenAIClient
+
+    client = OpenAIClient(base_url=url.removesuffix("/chat/completions"), model=str(body["model"]))
+    messages = [Message(role="user", content="2 + 3?")]
+
+    async def one() -> None:
+        async for _ in client.stream(messages, tools=(), parameters={}):
+            pass
+
+    try:
+        return await _timed(one, requests)
+    finally:
+        await client.aclose()
+
+
 async def _timed(one: Callable[[], Awaitable[None]], requests: int) -> tuple[float, float]:
     for _ in range(WARM_UP):
         await one()
@@ -88,7 +107,7 @@ def _measure(
     """(server CPU, client CPU) per request, in ms, for one client library."""
     body: dict[str, object] = {"model": model, "messages": QUESTION, "stream": True}
     before = _process_cpu(server.pid)
-    run = _with_httpx if client == "httpx" else _with_aiohttp
+    run = {"httpx": _with_httpx, "aiohttp": _with_aiohttp, "brainjar": _with_brainjar}[client]
     own, _ = anyio.run(run, url, body, requests)
     return (_process_cpu(server.pid) - before) * 1000 / requests, own * 1000 / requests
 
@@ -116,6 +135,13 @@ def main() -> None:
                         "scripted",
                         "aiohttp",
                     ),
+                    (
+                        "scripted model, brainjar's client",
+                        model,
+                        model_url + "/v1",
+                        "scripted",
+                        "brainjar",
+                    ),
                     ("jar (no tools), aiohttp client", jar, jar_url, "bench", "aiohttp"),
                 ]
                 print(f"CPU ms per streamed request, {args.requests} requests one after another")
@@ -127,7 +153,7 @@ def main() -> None:
                         client=client,
                         requests=args.requests,
                     )
-                    print(f"   {name:32s}: server {server_ms:5.2f}   client {client_ms:5.2f}")
+                    print(f"   {name:34s}: server {server_ms:5.2f}   client {client_ms:5.2f}")
             finally:
                 endpoints._stop(jar)
         finally:

@@ -1,0 +1,217 @@
+"""OpenAIClient against a server that writes its HTTP answer byte by byte as told.
+
+The scripted model server frames its stream the usual way; servers in the wild
+split lines across writes, end lines in CRLF, send comments and ``event:``
+fields, spread one event's data over lines, drop a kept-alive connection, or
+send garbage. Each answer here is written in pieces, with a pause between them
+so the client reads them apart, on a real socket on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+from anyio.abc import SocketAttribute, SocketStream
+from client_support import turn
+
+from brainjar import ModelError
+from brainjar.models._openai import OpenAIClient, _env_proxy
+
+# Seconds between two writes of one answer: enough for the client to read them apart.
+PAUSE = 0.02
+
+
+def _chunk(content: str) -> str:
+    return json.dumps({"choices": [{"index": 0, "delta": {"content": content}}]})
+
+
+def _head(chunked: bool = False) -> bytes:
+    framing = "Transfer-Encoding: chunked" if chunked else "Connection: close"
+    return f"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n{framing}\r\n\r\n".encode()
+
+
+async def _read_request(stream: SocketStream) -> tuple[bytes, bytes]:
+    """Reads one HTTP request (head and Content-Length body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += await stream.receive()
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += await stream.receive()
+    return head, body
+
+
+@asynccontextmanager
+async def _server(
+    answers: Sequence[Sequence[bytes] | None], heads: list[bytes] | None = None
+) -> AsyncIterator[str]:
+    """A server on loopback answering its Nth connection with ``answers[N]``.
+
+    ``None`` closes the connection once the request is read, without a word.
+    The heads of the requests it reads go to ``heads``.
+    """
+    served = iter(answers)
+
+    async def handle(stream: SocketStream) -> None:
+        async with stream:
+            head, _ = await _read_request(stream)
+            if heads is not None:
+                heads.append(head)
+            pieces = next(served)
+            for piece in pieces or ():
+                await stream.send(piece)
+                await anyio.sleep(PAUSE)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tasks:
+        tasks.start_soon(listener.serve, handle)
+        yield f"http://127.0.0.1:{port}/v1"
+        tasks.cancel_scope.cancel()
+
+
+def _client(url: str, **options: int) -> OpenAIClient:
+    return OpenAIClient(base_url=url, model="m", max_retries=options.get("max_retries", 0))
+
+
+async def test_events_are_framed_as_the_sse_standard_says() -> None:
+    split = _chunk("world")
+    answer = [
+        _head(),
+        b": a comment, then an event name and an id\r\nevent: chunk\r\nid: 1\r\n",
+        f"data: {_chunk('hello ')}\r\n\r\n".encode(),
+        # One event's data over two lines (joined with a newline: still one JSON text),
+        # and a line cut in the middle, across two writes.
+        b'data: {"choices": [{"index": 0,\ndata:  "delta": {"content": "big "}}]}\n\n',
+        f"data: {split[:20]}".encode(),
+        f"{split[20:]}\n\n".encode(),
+        # A lone CR ends a line too; the finish reason, then [DONE].
+        b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\r\r',
+        b"data: [DONE]\n\n",
+    ]
+    async with _server([answer]) as url:
+        client = _client(url)
+        try:
+            deltas, response = await turn(client)
+        finally:
+            await client.aclose()
+    assert deltas == ["hello ", "big ", "world"]
+    assert response.message.content == "hello big world"
+    assert response.finish_reason == "stop"
+
+
+async def test_a_chunked_body_and_an_event_the_body_ends_inside() -> None:
+    def chunk(data: bytes) -> bytes:
+        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+    answer = [
+        _head(chunked=True),
+        chunk(f"data: {_chunk('kept')}\n\n".encode()),
+        chunk(f"data: {_chunk(' dropped')}\n".encode()),  # no blank line: not an event
+        b"0\r\n\r\n",
+    ]
+    async with _server([answer]) as url:
+        client = _client(url)
+        try:
+            deltas, response = await turn(client)
+        finally:
+            await client.aclose()
+    assert deltas == ["kept"]
+    assert response.message.content == "kept"
+
+
+async def test_an_error_event_and_garbage_are_model_errors_naming_the_server() -> None:
+    error = [
+        _head(),
+        f"data: {_chunk('a')}\n\n".encode(),
+        b'data: {"error": {"message": "oom"}}\n\n',
+    ]
+    garbage = [_head(), b"data: <html>not json</html>\n\n"]
+    async with _server([error, garbage]) as url:
+        client = _client(url)
+        try:
+            for said in ("oom", "not json"):
+                with pytest.raises(ModelError) as caught:
+                    await turn(client)
+                assert f"the model server at {url} failed while answering" in str(caught.value)
+                assert said in str(caught.value) or "Expecting value" in str(caught.value)
+        finally:
+            await client.aclose()
+
+
+async def test_an_empty_answer_is_a_model_error_not_an_empty_reply() -> None:
+    async with _server([[_head(), b": keep-alive\n\n"]]) as url:
+        client = _client(url)
+        try:
+            with pytest.raises(ModelError, match="ended its answer without a word"):
+                await turn(client)
+        finally:
+            await client.aclose()
+
+
+async def test_a_connection_dropped_before_the_answer_is_tried_again() -> None:
+    answer = [_head(), f"data: {_chunk('second try')}\n\n".encode()]
+    async with _server([None, answer, None]) as url:
+        patient, impatient = _client(url, max_retries=1), _client(url)
+        try:
+            deltas, _ = await turn(patient)
+            with pytest.raises(ModelError) as caught:
+                await turn(impatient)
+        finally:
+            await patient.aclose()
+            await impatient.aclose()
+    assert deltas == ["second try"]
+    assert f"cannot reach the model server at {url}" in str(caught.value)
+
+
+async def test_an_event_too_long_to_hold_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("brainjar.models._openai.MOST_EVENT_BYTES", 1000)
+    answer = [_head(), b"data: " + b"x" * 600, b"x" * 600]
+    async with _server([answer]) as url:
+        client = _client(url)
+        try:
+            with pytest.raises(ModelError, match="an event of over 1000 bytes"):
+                await turn(client)
+        finally:
+            await client.aclose()
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    heads: list[bytes] = []
+    answer = [_head(), f"data: {_chunk('via the proxy')}\n\n".encode()]
+    async with _server([answer], heads) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = OpenAIClient(base_url="http://model.example:8000/v1", model="m", max_retries=0)
+        try:
+            deltas, _ = await turn(client)
+        finally:
+            await client.aclose()
+    assert deltas == ["via the proxy"]
+    # A forward proxy is asked for the whole URL (the absolute form of RFC 9112).
+    assert heads[0].startswith(b"POST http://model.example:8000/v1/chat/completions HTTP/1.1")
+
+
+def test_which_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    monkeypatch.setenv("ALL_PROXY", "http://all.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal")
+    assert _env_proxy("https://api.example.com/v1") == "http://proxy.example:3128"
+    assert _env_proxy("http://api.example.com/v1") == "http://all.example:3128"
+    assert _env_proxy("http://model.internal:8080/v1") is None
+    assert _env_proxy("http://localhost:8080/v1") is None
