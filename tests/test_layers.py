@@ -8,6 +8,8 @@ imports inside functions (lazy ones) do.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,3 +123,18 @@ def test_the_layer_map_names_every_folder() -> None:
     doc = (ROOT / "brainjar" / "__init__.py").read_text()
     for folder in folders | {"adapters", "registry"}:
         assert f"    {folder} " in doc, f"{folder} is missing from the map in brainjar/__init__.py"
+
+
+def test_a_jar_serving_http_loads_neither_the_mcp_sdk_nor_grpc() -> None:
+    """What a jar with only OpenAI or Ollama endpoints imports to serve them. The MCP
+    SDK alone is about a second of start-up and 40 MB of memory (bench_endpoints)."""
+    probe = (
+        "import sys, brainjar.serve, brainjar.cli._run\n"
+        "from brainjar.serve import serve_endpoints\n"
+        "from brainjar.endpoints import openai_endpoint, ollama_endpoint\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mcp', 'grpc', 'fastmcp'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import anyio
 
@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from brainjar.endpoints import HttpSettings
 
 __all__ = ["build_endpoint", "http_config", "http_settings", "serve_endpoints"]
+
+
+@runtime_checkable
+class _Graceful(Protocol):
+    """An endpoint that lets the work in flight finish within ``grace`` once stopped."""
+
+    grace: float | None
 
 
 def http_settings(config: HttpEndpointConfig) -> HttpSettings:
@@ -85,20 +92,13 @@ async def serve_endpoints(
     Raises:
         TransportError: an endpoint could not listen, or stopped by itself.
     """
-    from brainjar.endpoints import HttpEndpoint
-
-    from ._grpc import GrpcEndpoint as GrpcEndpointServer
-    from ._mcp import JarMcpEndpoint
-
     chosen = jar.manifest.spec.endpoints if entries is None else entries
     role = worker_role()
     if role is not None:
         chosen = [_as_worker(e, role, port) for e, port in zip(chosen, role.ports, strict=True)]
     built = [build_endpoint(e, request_log=request_log) for e in chosen]
     for _, endpoint in built:
-        if grace is not None and isinstance(
-            endpoint, HttpEndpoint | GrpcEndpointServer | JarMcpEndpoint
-        ):
+        if grace is not None and isinstance(endpoint, _Graceful):
             endpoint.grace = grace
     try:
         async with anyio.create_task_group() as tg:
