@@ -11,6 +11,7 @@ with its C HTTP parser, takes 0.7 ms (bench/bench_http_halves.py).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 import urllib.parse
@@ -200,9 +201,10 @@ class OpenAIClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=MOST_CONNECTIONS),
-                # To connect, and between two reads of the answer; the whole may take longer.
+                # For a connection (a new one, or a turn in the pool), and between two
+                # reads of the answer; the whole answer may take longer.
                 timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.timeout, sock_read=self.timeout
+                    total=None, connect=self.timeout, sock_read=self.timeout
                 ),
                 headers=self._headers,
                 # A model server's cookies are not kept: each request stands alone.
@@ -302,12 +304,26 @@ class OpenAIClient:
 
 def _env_proxy(url: str) -> str | None:
     """The proxy that ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
-    name for ``url`` (any letter case, as httpx and curl read them), or ``None``."""
+    name for ``url`` (any letter case, as httpx and curl read them), or ``None``.
+
+    A model on this machine (``localhost``, a loopback address) is never reached
+    through a proxy, as Go's HTTP client does: a jar's own llama.cpp server is one.
+    """
     parts = urllib.parse.urlsplit(url)
-    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+    host = parts.hostname
+    if host is None or _is_loopback(host) or urllib.request.proxy_bypass(host):
         return None
     proxies = urllib.request.getproxies()
     return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _wait(attempt: int, retry_after: str | None) -> float:

@@ -194,6 +194,7 @@ async def test_a_proxy_named_in_the_environment_carries_the_requests(
         monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/v1"))
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
+        # The proxy listens on loopback; the model it is asked for is elsewhere.
         client = OpenAIClient(base_url="http://model.example:8000/v1", model="m", max_retries=0)
         try:
             deltas, _ = await turn(client)
@@ -215,3 +216,8 @@ def test_which_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> N
     assert _env_proxy("http://api.example.com/v1") == "http://all.example:3128"
     assert _env_proxy("http://model.internal:8080/v1") is None
     assert _env_proxy("http://localhost:8080/v1") is None
+    # A model on this machine (a jar's own llama.cpp server) is never proxied.
+    monkeypatch.setenv("NO_PROXY", "")
+    for local in ("http://127.0.0.1:8080/v1", "http://[::1]:8080/v1", "http://localhost/v1"):
+        assert _env_proxy(local) is None, local
+    assert _env_proxy("http://10.0.0.5:8080/v1") == "http://all.example:3128"
