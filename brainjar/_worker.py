@@ -5,7 +5,9 @@ worker is ``brainjar run`` with ``BRAINJAR_WORKER`` in its environment, which
 says: the model already runs at this URL (do not start it), listen on these
 ports with ``SO_REUSEPORT`` (the kernel spreads connections over the workers),
 and take this share of each endpoint's ``max_concurrency`` and ``max_queue``, so
-that the limits hold for the jar as a whole.
+that the limits hold for the jar as a whole. The workers keep their metrics in
+one folder (prometheus_client's multiprocess mode), so ``/metrics`` on any
+worker counts the whole jar.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import json
 import os
 from dataclasses import dataclass
 
-__all__ = ["WORKER_VARIABLE", "WorkerRole", "share", "worker_role"]
+__all__ = ["METRICS_VARIABLE", "WORKER_VARIABLE", "WorkerRole", "share", "worker_role"]
 
 WORKER_VARIABLE = "BRAINJAR_WORKER"
+# prometheus_client reads it when imported: metric values go to files in that folder.
+METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass(frozen=True)
@@ -29,12 +33,15 @@ class WorkerRole:
         model: the URL the model answers at (what the manifest's model would get
             once its process is up); None when the manifest's own endpoint stands.
         ports: the port of each endpoint, in the manifest's order.
+        metrics: the folder every worker keeps its metric values in (also in
+            ``PROMETHEUS_MULTIPROC_DIR``); a scrape of one worker reads them all.
     """
 
     index: int
     workers: int
     model: str | None
     ports: tuple[int, ...]
+    metrics: str | None = None
 
     def to_env(self) -> str:
         """The value of ``BRAINJAR_WORKER`` that makes a process this worker."""
@@ -44,6 +51,7 @@ class WorkerRole:
                 "workers": self.workers,
                 "model": self.model,
                 "ports": list(self.ports),
+                "metrics": self.metrics,
             }
         )
 
@@ -59,6 +67,7 @@ def worker_role() -> WorkerRole | None:
         workers=int(data["workers"]),
         model=data.get("model"),
         ports=tuple(int(p) for p in data["ports"]),
+        metrics=data.get("metrics"),
     )
 
 

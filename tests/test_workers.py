@@ -20,12 +20,15 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from model_process_support import gone, model_pids, scripted_model_manifest
 from process_support import ended
+from prometheus_client.parser import text_string_to_metric_families
 
 from brainjar._worker import share
 
 # Starting Python, the parent, its model process and two workers; generous for a loaded machine.
 LIMIT = 90.0
 REQUESTS = 40
+# Scrapes of /metrics, each on a new connection: all on one worker has odds of 2 in 65,536.
+SCRAPES = 16
 CHAT = {"model": "many", "messages": [{"role": "user", "content": "are you there?"}]}
 
 
@@ -70,6 +73,23 @@ async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path:
                     served.append(event)
         assert {e["worker"] for e in served} == {0, 1}, served
 
+        # Whichever worker answers a scrape, it counts the whole jar.
+        root = url.removesuffix("/v1")
+        async with httpx.AsyncClient(timeout=LIMIT, limits=fresh) as client:
+            scrapes = [(await client.get(f"{root}/metrics")).text for _ in range(SCRAPES)]
+        for text in scrapes:
+            assert _sample(text, "brainjar_conversations_total", outcome="answer") == REQUESTS
+            assert _sample(text, "brainjar_model_requests_total", outcome="ok") == REQUESTS
+            assert _sample(text, "brainjar_conversations_in_flight", endpoint="openai") == 0
+            waits = _sample(text, "brainjar_queue_wait_seconds_count", endpoint="openai")
+            assert waits == REQUESTS
+        scraped: set[int] = set()
+        with anyio.fail_after(LIMIT):
+            while len(scraped) < 2:  # the scrapes were spread over both workers
+                event = await next_event()
+                if event["type"] == "request" and event.get("path") == "/metrics":
+                    scraped.add(event["worker"])
+
         children = anyio.Path(f"/proc/{process.pid}/task/{process.pid}/children")
         workers = [int(p) for p in (await children.read_text()).split()]
         assert len(workers) == 3, workers  # two workers' reapers and the model's reaper
@@ -80,6 +100,15 @@ async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path:
     finally:
         await ended(process)
         stderr.close()
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of sample ``name`` with ``labels`` in a /metrics page."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError(f"no {name} {labels} in:\n{text}")
 
 
 async def _post(client: httpx.AsyncClient, url: str, into: list[httpx.Response]) -> None:

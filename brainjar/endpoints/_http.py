@@ -157,6 +157,8 @@ class Gate:
         self._left: anyio.Event | None = None
         # Told how long each admitted conversation waited for its slot (the metrics).
         self.on_admit: Callable[[float], None] | None = None
+        # Told when ``running`` or ``waiting`` changed (the metrics' gauges).
+        self.on_change: Callable[[], None] | None = None
 
     async def wait_idle(self) -> None:
         """Waits until no conversation runs or waits (callers bound the wait)."""
@@ -180,23 +182,31 @@ class Gate:
         if self._slots.value == 0 and self.waiting >= self._queue:
             raise Busy
         self.waiting += 1
+        self._changed()
         began = time.perf_counter()
         try:
             await self._slots.acquire()
         except BaseException:
             self.waiting -= 1
+            self._changed()
             self._leave()
             raise
         self.waiting -= 1
         if self.on_admit is not None:
             self.on_admit(time.perf_counter() - began)
         self.running += 1
+        self._changed()
         try:
             yield
         finally:
             self.running -= 1
+            self._changed()
             self._slots.release()
             self._leave()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
 
 @dataclass(kw_only=True)

@@ -1,9 +1,14 @@
 """A jar's Prometheus metrics, in a registry of its own.
 
 Counters and histograms are updated once per conversation, model request and
-tool call (never per token); gauges (queue depth, in flight, the model process's
-state) are read when Prometheus scrapes. Names follow Prometheus conventions and
-the OpenTelemetry GenAI metric names where there is one
+tool call (never per token); the queue depth and conversations in flight when
+they change; the model process's state is read when Prometheus scrapes. The
+workers of ``brainjar run --workers N`` keep their values in one folder
+(prometheus_client's multiprocess mode): a scrape of any worker reads them all,
+counters and histograms summed, the two gauges summed over the workers.
+
+Names follow Prometheus conventions and the OpenTelemetry GenAI metric names
+where there is one
 (``gen_ai.client.operation.duration`` -> ``gen_ai_client_operation_duration_seconds``,
 ``gen_ai.client.token.usage`` -> ``gen_ai_client_token_usage``).
 """
@@ -13,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+from brainjar._worker import worker_role
 
 __all__ = ["CONTENT_TYPE", "GaugeSource", "JarMetrics", "ModelProcess", "ToolMetrics"]
 
@@ -29,10 +37,14 @@ STATES = ("starting", "ready", "restarting", "failed", "stopped")
 
 
 class GaugeSource(Protocol):
-    """What an endpoint's admission reports: conversations running and waiting."""
+    """What an endpoint's admission reports: conversations running and waiting.
+
+    It calls ``on_change`` (when set) after either changed.
+    """
 
     running: int
     waiting: int
+    on_change: Callable[[], None] | None
 
 
 ModelProcess = Callable[[], tuple[str, int]]
@@ -72,9 +84,15 @@ class JarMetrics:
     """
 
     def __init__(self, *, model: str, process: ModelProcess | None = None) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        r = CollectorRegistry(auto_describe=True)
+        role = worker_role()
+        if role is not None and role.metrics is not None:
+            # What /metrics shows: every worker's values, read from their folder.
+            self.registry = CollectorRegistry()
+            MultiProcessCollector(self.registry, path=role.metrics)  # type: ignore[no-untyped-call]
+        else:
+            self.registry = r
         self.model = model
-        r = self.registry
         self.conversations = Counter(
             "brainjar_conversations",
             "Conversations ended, by outcome (answer, length, max_steps, error, cancelled).",
@@ -116,16 +134,42 @@ class JarMetrics:
             buckets=SECONDS,
             registry=r,
         )
-        self._gates: list[tuple[str, GaugeSource]] = []
-        r.register(_Live(self._gates, process))
+        self.queue_depth = Gauge(
+            "brainjar_queue_depth",
+            "Conversations waiting for a slot, by endpoint.",
+            ["endpoint"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.in_flight = Gauge(
+            "brainjar_conversations_in_flight",
+            "Conversations running now, by endpoint.",
+            ["endpoint"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self._gates: dict[int, str] = {}  # id(gate): its endpoint
+        self.registry.register(_ModelProcess(process))
 
     def track(self, endpoint: str, gate: GaugeSource) -> None:
         """Reports ``gate``'s queue depth and conversations in flight as ``endpoint``'s."""
-        self._gates.append((endpoint, gate))
+        depth, running = self.queue_depth.labels(endpoint), self.in_flight.labels(endpoint)
+
+        def changed() -> None:
+            depth.set(gate.waiting)
+            running.set(gate.running)
+
+        self._gates[id(gate)] = endpoint
+        gate.on_change = changed
+        changed()
 
     def untrack(self, gate: GaugeSource) -> None:
         """Stops reporting ``gate`` (its endpoint stopped)."""
-        self._gates[:] = [(k, g) for k, g in self._gates if g is not gate]
+        gate.on_change = None
+        endpoint = self._gates.pop(id(gate), None)
+        if endpoint is not None and endpoint not in self._gates.values():
+            self.queue_depth.remove(endpoint)
+            self.in_flight.remove(endpoint)
 
     def model_request(
         self, *, seconds: float, outcome: str, input_tokens: int, output_tokens: int
@@ -139,32 +183,16 @@ class JarMetrics:
             self.token_usage.labels("chat", self.model, "output").observe(output_tokens)
 
 
-class _Live(Collector):
-    """The gauges read at scrape time: queue depth, in flight, the model process."""
+class _ModelProcess(Collector):
+    """The model process's state and restarts, read at scrape time (when it has one)."""
 
-    def __init__(self, gates: list[tuple[str, GaugeSource]], process: ModelProcess | None) -> None:
-        self._gates = gates
+    def __init__(self, process: ModelProcess | None) -> None:
         self._process = process
 
     def describe(self) -> list[Any]:
         return []
 
     def collect(self) -> Iterator[Any]:
-        depth = GaugeMetricFamily(
-            "brainjar_queue_depth",
-            "Conversations waiting for a slot, by endpoint.",
-            labels=["endpoint"],
-        )
-        running = GaugeMetricFamily(
-            "brainjar_conversations_in_flight",
-            "Conversations running now, by endpoint.",
-            labels=["endpoint"],
-        )
-        for endpoint, gate in list(self._gates):
-            depth.add_metric([endpoint], gate.waiting)
-            running.add_metric([endpoint], gate.running)
-        yield depth
-        yield running
         if self._process is None:
             return
         state, restarts = self._process()

@@ -6,7 +6,8 @@ the reaper with a ``BRAINJAR_WORKER`` role (see ``brainjar._worker``): the
 workers listen on the same ports with ``SO_REUSEPORT``, so the kernel spreads
 connections over them, and each takes its share of ``max_concurrency`` and
 ``max_queue``. Each worker has its own tools (an MCP server command runs once per
-worker) and its own metrics.
+worker); their metrics are kept in one temporary folder, so a scrape of any
+worker counts them all.
 
 Stopping (SIGTERM, Ctrl-C): each worker gets one SIGTERM and drains as a single
 jar does; then the model process stops. A worker that exits on its own stops
@@ -19,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import Any
 import anyio
 
 from brainjar._errors import ManifestError
-from brainjar._worker import WORKER_VARIABLE, WorkerRole
+from brainjar._worker import METRICS_VARIABLE, WORKER_VARIABLE, WorkerRole
 from brainjar.http import reserve
 from brainjar.jar import Jar
 
@@ -106,6 +108,8 @@ async def serve_workers(
             if c is not None  # check_workers let no other endpoint through
         ]
         ports = tuple(int(s.getsockname()[1]) for s in reserved)
+        # Fresh for each run: values left from an earlier one would be counted again.
+        metrics = held.enter_context(tempfile.TemporaryDirectory(prefix="brainjar-metrics-"))
         async with AsyncExitStack() as stack:
             model: str | None = None
             process_spec = model_process_spec(spec.model, base_dir=jar.base_dir)
@@ -149,11 +153,14 @@ async def serve_workers(
             started: list[Any] = []
             async with anyio.create_task_group() as tg, AsyncExitStack() as running_workers:
                 for index in range(workers):
-                    role = WorkerRole(index=index, workers=workers, model=model, ports=ports)
+                    role = WorkerRole(
+                        index=index, workers=workers, model=model, ports=ports, metrics=metrics
+                    )
+                    env = {**os.environ, WORKER_VARIABLE: role.to_env(), METRICS_VARIABLE: metrics}
                     worker = await running_workers.enter_async_context(
                         running(
                             command,
-                            env={**os.environ, WORKER_VARIABLE: role.to_env()},
+                            env=env,
                             cwd=None,
                             grace=grace + STOP_MARGIN,
                             on_line=lines_of(index),
