@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import ssl
 import time
 import urllib.parse
 import urllib.request
@@ -22,6 +24,7 @@ from typing import Any, Literal
 
 import aiohttp
 import anyio
+import certifi
 
 from brainjar._errors import ModelError
 from brainjar.runtime._messages import (
@@ -199,8 +202,9 @@ class OpenAIClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            tls = _tls_context() if self._url.startswith("https:") else True
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MOST_CONNECTIONS),
+                connector=aiohttp.TCPConnector(limit=MOST_CONNECTIONS, ssl=tls),
                 # For a connection (a new one, or a turn in the pool), and between two
                 # reads of the answer; the whole answer may take longer.
                 timeout=aiohttp.ClientTimeout(
@@ -229,7 +233,14 @@ class OpenAIClient:
                 response = await session.post(self._url, data=body, proxy=self._proxy)
             except TimeoutError:
                 raise self._timed_out() from None
+            except aiohttp.ClientSSLError as exc:  # a certificate that does not verify
+                raise ModelError(
+                    f"the TLS handshake with the model server at {self.base_url} failed "
+                    f"({exc}); if its certificate comes from a private CA, set "
+                    "SSL_CERT_FILE to that CA's certificate (PEM)"
+                ) from exc
             except aiohttp.ClientError as exc:
+                # A refused or dropped connection may go better next time.
                 retry = isinstance(
                     exc, (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)
                 )
@@ -315,6 +326,15 @@ def _env_proxy(url: str) -> str | None:
         return None
     proxies = urllib.request.getproxies()
     return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The certificates httpx and the openai SDK trust: those ``SSL_CERT_FILE`` or
+    ``SSL_CERT_DIR`` name (OpenSSL reads both), else certifi's bundle, which every
+    platform has (a python.org Python on macOS has no system store of its own)."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,13 +10,17 @@ so the client reads them apart, on a real socket on loopback.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+import ssl
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import pytest
-from anyio.abc import SocketAttribute, SocketStream
+from anyio.abc import ByteStream, SocketAttribute, SocketStream
+from anyio.streams.tls import TLSStream
 from client_support import turn
+from tls_support import write_self_signed
 
 from brainjar import ModelError
 from brainjar.models._openai import OpenAIClient, _env_proxy
@@ -34,7 +38,7 @@ def _head(chunked: bool = False) -> bytes:
     return f"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n{framing}\r\n\r\n".encode()
 
 
-async def _read_request(stream: SocketStream) -> tuple[bytes, bytes]:
+async def _read_request(stream: ByteStream) -> tuple[bytes, bytes]:
     """Reads one HTTP request (head and Content-Length body)."""
     data = b""
     while b"\r\n\r\n" not in data:
@@ -52,16 +56,30 @@ async def _read_request(stream: SocketStream) -> tuple[bytes, bytes]:
 
 @asynccontextmanager
 async def _server(
-    answers: Sequence[Sequence[bytes] | None], heads: list[bytes] | None = None
+    answers: Sequence[Sequence[bytes] | None],
+    heads: list[bytes] | None = None,
+    *,
+    tls: ssl.SSLContext | None = None,
+    on_refused: Callable[[BaseException], None] | None = None,
 ) -> AsyncIterator[str]:
     """A server on loopback answering its Nth connection with ``answers[N]``.
 
     ``None`` closes the connection once the request is read, without a word.
-    The heads of the requests it reads go to ``heads``.
+    The heads of the requests it reads go to ``heads``. With ``tls``, HTTPS; a
+    client that gives up during the handshake is told to ``on_refused``.
     """
     served = iter(answers)
 
-    async def handle(stream: SocketStream) -> None:
+    async def handle(tcp: SocketStream) -> None:
+        stream: ByteStream = tcp
+        if tls is not None:
+            try:
+                stream = await TLSStream.wrap(tcp, server_side=True, ssl_context=tls)
+            except (ssl.SSLError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+                if on_refused is not None:
+                    on_refused(exc)
+                await tcp.aclose()
+                return
         async with stream:
             head, _ = await _read_request(stream)
             if heads is not None:
@@ -75,7 +93,7 @@ async def _server(
     port = listener.extra(SocketAttribute.local_port)
     async with listener, anyio.create_task_group() as tasks:
         tasks.start_soon(listener.serve, handle)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"{'http' if tls is None else 'https'}://127.0.0.1:{port}/v1"
         tasks.cancel_scope.cancel()
 
 
@@ -221,3 +239,43 @@ def test_which_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> N
     for local in ("http://127.0.0.1:8080/v1", "http://[::1]:8080/v1", "http://localhost/v1"):
         assert _env_proxy(local) is None, local
     assert _env_proxy("http://10.0.0.5:8080/v1") == "http://all.example:3128"
+
+
+async def test_https_trusts_the_certificates_ssl_cert_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = write_self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    answer = [_head(), f"data: {_chunk('over TLS')}\n\n".encode()]
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    refused: list[BaseException] = []
+    seen = anyio.Event()
+
+    def note(exc: BaseException) -> None:
+        refused.append(exc)
+        seen.set()
+
+    async with _server([answer], tls=tls, on_refused=note) as url:
+        # The variables are read when a client first connects.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        trusting = _client(url)
+        try:
+            deltas, _ = await turn(trusting)
+        finally:
+            await trusting.aclose()
+        monkeypatch.delenv("SSL_CERT_FILE")
+        # Not retried: a certificate that does not verify will not the next time.
+        doubting = OpenAIClient(base_url=url, model="m", max_retries=3)
+        try:
+            with pytest.raises(ModelError) as caught:
+                await turn(doubting)
+        finally:
+            await doubting.aclose()
+        with anyio.fail_after(5):  # the server sees the client's refusal a moment later
+            await seen.wait()
+    assert deltas == ["over TLS"]
+    assert len(refused) == 1, refused  # one try, though three more were allowed
+    assert "certificate verify failed" in str(caught.value)
+    assert f"the TLS handshake with the model server at {url} failed" in str(caught.value)
+    assert "set SSL_CERT_FILE" in str(caught.value)
