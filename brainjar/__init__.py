@@ -29,7 +29,9 @@ annotations only and do not count)::
     _worker       what a worker of ``run --workers N`` was told (standard library only)
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 from ._errors import (
     BrainjarError,
@@ -93,41 +95,29 @@ if TYPE_CHECKING:
     )
     from .tools import StaticSource, Tool, ToolResult, ToolSpec, tool
 
-_LAZY = {
-    "Answer": ".runtime",
-    "Endpoint": ".protocols",
-    "Event": ".runtime",
-    "Jar": ".jar",
-    "JarManifest": ".manifest",
-    "Message": ".runtime",
-    "ModelClient": ".protocols",
-    "StaticSource": ".tools",
-    "StepStarted": ".runtime",
-    "TextDelta": ".runtime",
-    "Tool": ".tools",
-    "ToolCall": ".runtime",
-    "ToolCallFailed": ".runtime",
-    "ToolCallFinished": ".runtime",
-    "ToolCallStarted": ".runtime",
-    "ToolClash": ".runtime",
-    "ToolResult": ".tools",
-    "ToolServiceManifest": ".manifest",
-    "ToolSource": ".protocols",
-    "ToolSpec": ".tools",
-    "load_manifest": ".manifest",
-    "tool": ".tools",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brainjar' has no attribute {name!r}")
+# The names above, each imported from its module on first use (PEP 562).
+__getattr__, _lazy_dir, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "runtime": [
+            "Answer",
+            "Event",
+            "Message",
+            "StepStarted",
+            "TextDelta",
+            "ToolCall",
+            "ToolCallFailed",
+            "ToolCallFinished",
+            "ToolCallStarted",
+            "ToolClash",
+        ],
+        "protocols": ["Endpoint", "ModelClient", "ToolSource"],
+        "jar": ["Jar"],
+        "manifest": ["JarManifest", "ToolServiceManifest", "load_manifest"],
+        "tools": ["StaticSource", "Tool", "ToolResult", "ToolSpec", "tool"],
+    },
+)
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return sorted({*globals(), *_lazy_dir()})

@@ -10,7 +10,9 @@ on does not load prometheus_client.
 May import: runtime, tools, process, protocols, _errors.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 __all__ = [
     "METRICS_PATH",
@@ -34,31 +36,20 @@ if TYPE_CHECKING:
     from ._tools import ObservedTools
     from ._tracing import TRACEPARENT, remote_parent, trace_headers, tracer, use_tracer_provider
 
-_LAZY = {
-    "METRICS_PATH": "._http",
-    "Observed": "._http",
-    "JarMetrics": "._metrics",
-    "ToolMetrics": "._metrics",
-    "Observation": "._observer",
-    "Observer": "._observer",
-    "ObservedTools": "._tools",
-    "TRACEPARENT": "._tracing",
-    "remote_parent": "._tracing",
-    "trace_headers": "._tracing",
-    "tracer": "._tracing",
-    "use_tracer_provider": "._tracing",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brainjar.observe' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+# The names above, each imported from its module on first use (PEP 562).
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "_http": ["METRICS_PATH", "Observed"],
+        "_metrics": ["JarMetrics", "ToolMetrics"],
+        "_observer": ["Observation", "Observer"],
+        "_tools": ["ObservedTools"],
+        "_tracing": [
+            "TRACEPARENT",
+            "remote_parent",
+            "trace_headers",
+            "tracer",
+            "use_tracer_provider",
+        ],
+    },
+)

@@ -6,7 +6,9 @@ load the MCP SDK (about a second of start-up and 40 MB) or gRPC.
 May import: everything but ``cli`` and ``testing``.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 __all__ = [
     "GrpcEndpoint",
@@ -27,29 +29,13 @@ if TYPE_CHECKING:
     from ._mcp import JarMcpEndpoint, gateway_for_jar, mcp_endpoint, serve_jar_mcp
     from ._toolservice import load_tool_service, serve_tools
 
-_LAZY = {
-    "build_endpoint": "._endpoints",
-    "serve_endpoints": "._endpoints",
-    "GrpcEndpoint": "._grpc",
-    "grpc_endpoint": "._grpc",
-    "JarMcpEndpoint": "._mcp",
-    "gateway_for_jar": "._mcp",
-    "mcp_endpoint": "._mcp",
-    "serve_jar_mcp": "._mcp",
-    "load_tool_service": "._toolservice",
-    "serve_tools": "._toolservice",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brainjar.serve' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+# The names above, each imported from its module on first use (PEP 562).
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "_endpoints": ["build_endpoint", "serve_endpoints"],
+        "_grpc": ["GrpcEndpoint", "grpc_endpoint"],
+        "_mcp": ["JarMcpEndpoint", "gateway_for_jar", "mcp_endpoint", "serve_jar_mcp"],
+        "_toolservice": ["load_tool_service", "serve_tools"],
+    },
+)
