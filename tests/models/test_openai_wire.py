@@ -97,8 +97,14 @@ async def _server(
         tasks.cancel_scope.cancel()
 
 
-def _client(url: str, **options: int) -> OpenAIClient:
-    return OpenAIClient(base_url=url, model="m", max_retries=options.get("max_retries", 0))
+@asynccontextmanager
+async def _client(url: str, *, max_retries: int = 0) -> AsyncIterator[OpenAIClient]:
+    """A model client of the server at ``url``, closed after the block."""
+    client = OpenAIClient(base_url=url, model="m", max_retries=max_retries)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 async def test_events_are_framed_as_the_sse_standard_says() -> None:
@@ -116,12 +122,8 @@ async def test_events_are_framed_as_the_sse_standard_says() -> None:
         b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\r\r',
         b"data: [DONE]\n\n",
     ]
-    async with _server([answer]) as url:
-        client = _client(url)
-        try:
-            deltas, response = await turn(client)
-        finally:
-            await client.aclose()
+    async with _server([answer]) as url, _client(url) as client:
+        deltas, response = await turn(client)
     assert deltas == ["hello ", "big ", "world"]
     assert response.message.content == "hello big world"
     assert response.finish_reason == "stop"
@@ -137,12 +139,8 @@ async def test_a_chunked_body_and_an_event_the_body_ends_inside() -> None:
         chunk(f"data: {_chunk(' dropped')}\n".encode()),  # no blank line: not an event
         b"0\r\n\r\n",
     ]
-    async with _server([answer]) as url:
-        client = _client(url)
-        try:
-            deltas, response = await turn(client)
-        finally:
-            await client.aclose()
+    async with _server([answer]) as url, _client(url) as client:
+        deltas, response = await turn(client)
     assert deltas == ["kept"]
     assert response.message.content == "kept"
 
@@ -154,39 +152,29 @@ async def test_an_error_event_and_garbage_are_model_errors_naming_the_server() -
         b'data: {"error": {"message": "oom"}}\n\n',
     ]
     garbage = [_head(), b"data: <html>not json</html>\n\n"]
-    async with _server([error, garbage]) as url:
-        client = _client(url)
-        try:
-            for said in ("oom", "not json"):
-                with pytest.raises(ModelError) as caught:
-                    await turn(client)
-                assert f"the model server at {url} failed while answering" in str(caught.value)
-                assert said in str(caught.value) or "Expecting value" in str(caught.value)
-        finally:
-            await client.aclose()
+    async with _server([error, garbage]) as url, _client(url) as client:
+        # The server's own words; for garbage, what the JSON reader said of it.
+        for said in ("oom", "Expecting value"):
+            with pytest.raises(ModelError) as caught:
+                await turn(client)
+            assert f"the model server at {url} failed while answering" in str(caught.value)
+            assert said in str(caught.value)
 
 
 async def test_an_empty_answer_is_a_model_error_not_an_empty_reply() -> None:
-    async with _server([[_head(), b": keep-alive\n\n"]]) as url:
-        client = _client(url)
-        try:
-            with pytest.raises(ModelError, match="ended its answer without a word"):
-                await turn(client)
-        finally:
-            await client.aclose()
+    async with _server([[_head(), b": keep-alive\n\n"]]) as url, _client(url) as client:
+        with pytest.raises(ModelError, match="ended its answer without a word"):
+            await turn(client)
 
 
 async def test_a_connection_dropped_before_the_answer_is_tried_again() -> None:
     answer = [_head(), f"data: {_chunk('second try')}\n\n".encode()]
     async with _server([None, answer, None]) as url:
-        patient, impatient = _client(url, max_retries=1), _client(url)
-        try:
+        async with _client(url, max_retries=1) as patient:
             deltas, _ = await turn(patient)
+        async with _client(url) as impatient:
             with pytest.raises(ModelError) as caught:
                 await turn(impatient)
-        finally:
-            await patient.aclose()
-            await impatient.aclose()
     assert deltas == ["second try"]
     assert f"cannot reach the model server at {url}" in str(caught.value)
 
@@ -194,13 +182,9 @@ async def test_a_connection_dropped_before_the_answer_is_tried_again() -> None:
 async def test_an_event_too_long_to_hold_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("brainjar.models._openai.MOST_EVENT_BYTES", 1000)
     answer = [_head(), b"data: " + b"x" * 600, b"x" * 600]
-    async with _server([answer]) as url:
-        client = _client(url)
-        try:
-            with pytest.raises(ModelError, match="an event of over 1000 bytes"):
-                await turn(client)
-        finally:
-            await client.aclose()
+    async with _server([answer]) as url, _client(url) as client:
+        with pytest.raises(ModelError, match="an event of over 1000 bytes"):
+            await turn(client)
 
 
 async def test_a_proxy_named_in_the_environment_carries_the_requests(
@@ -213,11 +197,8 @@ async def test_a_proxy_named_in_the_environment_carries_the_requests(
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         # The proxy listens on loopback; the model it is asked for is elsewhere.
-        client = OpenAIClient(base_url="http://model.example:8000/v1", model="m", max_retries=0)
-        try:
+        async with _client("http://model.example:8000/v1") as client:
             deltas, _ = await turn(client)
-        finally:
-            await client.aclose()
     assert deltas == ["via the proxy"]
     # A forward proxy is asked for the whole URL (the absolute form of RFC 9112).
     assert heads[0].startswith(b"POST http://model.example:8000/v1/chat/completions HTTP/1.1")
@@ -259,19 +240,13 @@ async def test_https_trusts_the_certificates_ssl_cert_file_names(
     async with _server([answer], tls=tls, on_refused=note) as url:
         # The variables are read when a client first connects.
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        trusting = _client(url)
-        try:
+        async with _client(url) as trusting:
             deltas, _ = await turn(trusting)
-        finally:
-            await trusting.aclose()
         monkeypatch.delenv("SSL_CERT_FILE")
         # Not retried: a certificate that does not verify will not the next time.
-        doubting = OpenAIClient(base_url=url, model="m", max_retries=3)
-        try:
+        async with _client(url, max_retries=3) as doubting:
             with pytest.raises(ModelError) as caught:
                 await turn(doubting)
-        finally:
-            await doubting.aclose()
         with anyio.fail_after(5):  # the server sees the client's refusal a moment later
             await seen.wait()
     assert deltas == ["over TLS"]
