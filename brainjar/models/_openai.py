@@ -391,9 +391,10 @@ async def _sse_data(body: aiohttp.StreamReader) -> AsyncIterator[str]:
     """
     pending = b""
     data: list[str] = []
+    held = 0  # the bytes of the event being read: its data so far and the line in hand
     async for piece in body.iter_any():
         pending += piece
-        if len(pending) > MOST_EVENT_BYTES:
+        if held + len(pending) > MOST_EVENT_BYTES:
             raise _Failed(f"an event of over {MOST_EVENT_BYTES} bytes")
         if b"\n" not in piece and b"\r" not in piece:
             continue
@@ -405,11 +406,12 @@ async def _sse_data(body: aiohttp.StreamReader) -> AsyncIterator[str]:
             if not line:
                 if data:
                     yield "\n".join(data)
-                    data = []
+                    data, held = [], 0
                 continue
             name, _, value = line.partition(":")
             if name == "data":
                 data.append(value[1:] if value.startswith(" ") else value)
+                held += len(raw)
 
 
 @dataclass

@@ -181,10 +181,12 @@ async def test_a_connection_dropped_before_the_answer_is_tried_again() -> None:
 
 async def test_an_event_too_long_to_hold_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("brainjar.models._openai.MOST_EVENT_BYTES", 1000)
-    answer = [_head(), b"data: " + b"x" * 600, b"x" * 600]
-    async with _server([answer]) as url, _client(url) as client:
-        with pytest.raises(ModelError, match="an event of over 1000 bytes"):
-            await turn(client)
+    one_line = [_head(), b"data: " + b"x" * 600, b"x" * 600]
+    many_lines = [_head(), b"data: x\n" * 100, b"data: x\n" * 100]  # never a blank line
+    async with _server([one_line, many_lines]) as url, _client(url) as client:
+        for _ in range(2):
+            with pytest.raises(ModelError, match="an event of over 1000 bytes"):
+                await turn(client)
 
 
 async def test_a_proxy_named_in_the_environment_carries_the_requests(
