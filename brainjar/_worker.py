@@ -15,12 +15,23 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["METRICS_VARIABLE", "WORKER_VARIABLE", "WorkerRole", "share", "worker_role"]
+__all__ = [
+    "METRICS_VARIABLE",
+    "WORKER_VARIABLE",
+    "WorkerRole",
+    "publish_model_state",
+    "published_model_state",
+    "share",
+    "worker_role",
+]
 
 WORKER_VARIABLE = "BRAINJAR_WORKER"
 # prometheus_client reads it when imported: metric values go to files in that folder.
 METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# In that folder: the model process's state as the parent's supervisor sees it.
+MODEL_STATE_FILE = "model-process.json"
 
 
 @dataclass(frozen=True)
@@ -74,3 +85,23 @@ def worker_role() -> WorkerRole | None:
 def share(total: int, *, index: int, workers: int) -> int:
     """Worker ``index``'s part of ``total``: the parts differ by one at most and add up."""
     return total // workers + (1 if index < total % workers else 0)
+
+
+def publish_model_state(folder: str, state: str, restarts: int) -> None:
+    """Writes the model process's state and restarts where every worker reads them.
+
+    The parent supervises the model; its workers only see a server that answers.
+    """
+    path = Path(folder) / MODEL_STATE_FILE
+    draft = path.with_suffix(".draft")
+    draft.write_text(json.dumps({"state": state, "restarts": restarts}))
+    draft.replace(path)  # whole, never half written
+
+
+def published_model_state(folder: str) -> tuple[str, int] | None:
+    """The model process's state and restarts as the parent last wrote them, if it did."""
+    try:
+        data = json.loads((Path(folder) / MODEL_STATE_FILE).read_text())
+        return str(data["state"]), int(data["restarts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -90,6 +90,22 @@ async def test_workers_share_the_port_the_limits_and_one_model_process(tmp_path:
                 if event["type"] == "request" and event.get("path") == "/metrics":
                     scraped.add(event["worker"])
 
+        # The model process as the parent's supervisor sees it: killed, restarted once.
+        assert _sample(scrapes[0], "brainjar_model_process_state", state="ready") == 1
+        assert _sample(scrapes[0], "brainjar_model_process_restarts_total") == 0
+        os.kill(models[0], signal.SIGKILL)
+        async with httpx.AsyncClient(timeout=LIMIT, limits=fresh) as client:
+            with anyio.fail_after(LIMIT):
+                while True:
+                    text = (await client.get(f"{root}/metrics")).text
+                    restarts = _sample(text, "brainjar_model_process_restarts_total")
+                    ready = _sample(text, "brainjar_model_process_state", state="ready")
+                    if (restarts, ready) == (1, 1):
+                        break
+                    await anyio.sleep(0.1)
+        models = model_pids(tmp_path)
+        assert len(models) == 2, models  # the one killed and the one started again
+
         children = anyio.Path(f"/proc/{process.pid}/task/{process.pid}/children")
         workers = [int(p) for p in (await children.read_text()).split()]
         assert len(workers) == 3, workers  # two workers' reapers and the model's reaper

@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from brainjar._worker import worker_role
+from brainjar._worker import published_model_state, worker_role
 
 __all__ = ["CONTENT_TYPE", "GaugeSource", "JarMetrics", "ModelProcess", "ToolMetrics"]
 
@@ -87,9 +87,11 @@ class JarMetrics:
         r = CollectorRegistry(auto_describe=True)
         role = worker_role()
         if role is not None and role.metrics is not None:
-            # What /metrics shows: every worker's values, read from their folder.
+            # What /metrics shows: every worker's values, read from their folder, and
+            # the model process as the parent's supervisor sees it.
             self.registry = CollectorRegistry()
             MultiProcessCollector(self.registry, path=role.metrics)  # type: ignore[no-untyped-call]
+            process = _published(role.metrics, process)
         else:
             self.registry = r
         self.model = model
@@ -181,6 +183,18 @@ class JarMetrics:
         if outcome == "ok":
             self.token_usage.labels("chat", self.model, "input").observe(input_tokens)
             self.token_usage.labels("chat", self.model, "output").observe(output_tokens)
+
+
+def _published(folder: str, own: ModelProcess | None) -> ModelProcess:
+    """The model process as the parent last published it; else as this worker sees it."""
+
+    def read() -> tuple[str, int]:
+        said = published_model_state(folder)
+        if said is not None:
+            return said
+        return own() if own is not None else ("ready", 0)
+
+    return read
 
 
 class _ModelProcess(Collector):

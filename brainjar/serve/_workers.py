@@ -24,16 +24,24 @@ import tempfile
 from collections.abc import Callable
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from brainjar._errors import ManifestError
-from brainjar._worker import METRICS_VARIABLE, WORKER_VARIABLE, WorkerRole
+from brainjar._worker import (
+    METRICS_VARIABLE,
+    WORKER_VARIABLE,
+    WorkerRole,
+    publish_model_state,
+)
 from brainjar.http import reserve
 from brainjar.jar import Jar
 
 from ._endpoints import http_config
+
+if TYPE_CHECKING:
+    from brainjar.process._supervisor import SupervisedProcess
 
 __all__ = ["check_workers", "serve_workers"]
 
@@ -113,9 +121,11 @@ async def serve_workers(
         async with AsyncExitStack() as stack:
             model: str | None = None
             process_spec = model_process_spec(spec.model, base_dir=jar.base_dir)
+            process = None
             if process_spec is not None:
                 process = await stack.enter_async_context(supervise(process_spec, log=jar.log))
                 model = served_endpoint(spec.model, process)
+                publish_model_state(metrics, process.state, process.restarts)
             listening: dict[int, list[tuple[str, str]]] = {}  # worker: its (kind, url)s
             all_listening = anyio.Event()
             exited = anyio.Event()
@@ -175,6 +185,8 @@ async def serve_workers(
                         on_ready(kind, url)
 
                 tg.start_soon(announce)
+                if process is not None:
+                    tg.start_soon(_publish, process, metrics)
                 async with anyio.create_task_group() as waiting:
 
                     async def until(event: anyio.Event) -> None:
@@ -192,3 +204,11 @@ async def serve_workers(
                     f"{failures[0]}; the other workers and the model were stopped "
                     "(the worker's log is above)"
                 )
+
+
+async def _publish(process: SupervisedProcess, folder: str) -> None:
+    """Writes the model process's state for the workers' metrics at each change."""
+    while True:
+        seen = process.version
+        publish_model_state(folder, process.state, process.restarts)
+        await process.wait_changed(seen)
