@@ -27,6 +27,7 @@ annotations only and do not count)::
     protocols, _errors
     _redact       secrets kept out of messages, logs, transcripts and HTTP bodies
     _worker       what a worker of ``run --workers N`` was told (standard library only)
+    _net          which hosts mean this machine (standard library only)
 """
 
 from typing import TYPE_CHECKING

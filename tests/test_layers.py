@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASE = {"_redact", "_errors", "protocols", "_worker"}
+BASE = {"_redact", "_errors", "protocols", "_worker", "_net"}
 CORE = BASE | {"tools", "runtime"}
 BELOW_JAR = CORE | {
     "process", "http", "manifest", "models", "endpoints", "adapters", "registry", "observe",
@@ -24,11 +24,12 @@ ALLOWED: dict[str, set[str]] = {
     "_errors": {"_redact"},
     "protocols": set(),
     "_worker": set(),
+    "_net": set(),
     "tools": BASE,
     "runtime": BASE | {"tools"},
     "process": {"_redact", "_errors", "tools"},
     "observe": BASE | {"tools", "runtime", "process"},
-    "http": {"_redact", "_errors", "_worker"},
+    "http": {"_redact", "_errors", "_worker", "_net"},
     "manifest": {"_redact", "_errors"},
     "models": CORE | {"process"},
     "endpoints": CORE | {"http", "observe"},
@@ -51,7 +52,7 @@ def _unit_of_file(path: Path) -> str:
         return rel[0]
     if len(rel) == 2:  # brainjar/x.py
         stem = Path(rel[1]).stem
-        return stem if stem in ("_redact", "_errors", "protocols", "_worker") else "root"
+        return stem if stem in ("_redact", "_errors", "protocols", "_worker", "_net") else "root"
     return rel[1]
 
 
@@ -61,7 +62,7 @@ def _unit_of_module(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return "root"
-    if parts[1] in ("adapters", "registry", "_redact", "_errors", "protocols", "_worker"):
+    if parts[1] in ("adapters", "registry", "_redact", "_errors", "protocols", "_worker", "_net"):
         return parts[1]
     return parts[1]
 

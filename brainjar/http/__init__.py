@@ -3,7 +3,7 @@ runner with its limits and one way to stop, and the Host/Origin/token guard.
 
 Used by the OpenAI/Ollama endpoints, the MCP HTTP server and the scripted model.
 
-May import: ``brainjar._errors``.
+May import: ``brainjar._redact``, ``_errors``, ``_worker`` and ``_net``.
 """
 
 from ._drain import CLOSE_GRACE, serve_and_drain

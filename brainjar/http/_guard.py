@@ -11,17 +11,15 @@ both with 403, and requests without the server's bearer token with 401.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LOOPBACK_NAMES", "Guard", "Refusal", "Render", "is_loopback", "plain_text"]
+from brainjar._net import LOOPBACK_NAMES, is_loopback
 
-# Host names that always mean this machine (RFC 6761 reserves ``localhost``).
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
+__all__ = ["LOOPBACK_NAMES", "Guard", "Refusal", "Render", "is_loopback", "plain_text"]
 
 
 @dataclass(frozen=True)
@@ -48,17 +46,6 @@ Render = Callable[[Refusal], tuple[str, bytes]]
 def plain_text(refusal: Refusal) -> tuple[str, bytes]:
     """The refusal's message as plain text."""
     return "text/plain; charset=utf-8", refusal.message.encode()
-
-
-def is_loopback(host: str) -> bool:
-    """True for a loopback name or IP (``localhost``, ``127.0.0.0/8``, ``::1``)."""
-    name = host.strip("[]").lower()
-    if name in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 class Guard:

@@ -11,7 +11,6 @@ with its C HTTP parser, takes 0.7 ms (bench/bench_http_halves.py).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import ssl
@@ -27,6 +26,7 @@ import anyio
 import certifi
 
 from brainjar._errors import ModelError
+from brainjar._net import is_loopback
 from brainjar.runtime._messages import (
     Message,
     ModelResponse,
@@ -322,7 +322,12 @@ def _env_proxy(url: str) -> str | None:
     """
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname
-    if host is None or _is_loopback(host) or urllib.request.proxy_bypass(host):
+    if (
+        host is None
+        or is_loopback(host)
+        or host.endswith(".localhost")
+        or urllib.request.proxy_bypass(host)
+    ):
         return None
     proxies = urllib.request.getproxies()
     return proxies.get(parts.scheme) or proxies.get("all")
@@ -335,15 +340,6 @@ def _tls_context() -> ssl.SSLContext:
     if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
         return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _wait(attempt: int, retry_after: str | None) -> float:
