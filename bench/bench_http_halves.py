@@ -126,24 +126,12 @@ def main() -> None:
             served = [sys.executable, endpoints.__file__, "--serve", str(manifest), "--no-tools"]
             jar, jar_url = endpoints._start(served)
             try:
+                clients = {"httpx": "httpx", "aiohttp": "aiohttp", "brainjar": "brainjar's"}
                 rows = [
-                    ("scripted model, httpx client", model, model_url + "/v1", "scripted", "httpx"),
-                    (
-                        "scripted model, aiohttp client",
-                        model,
-                        model_url + "/v1",
-                        "scripted",
-                        "aiohttp",
-                    ),
-                    (
-                        "scripted model, brainjar's client",
-                        model,
-                        model_url + "/v1",
-                        "scripted",
-                        "brainjar",
-                    ),
-                    ("jar (no tools), aiohttp client", jar, jar_url, "bench", "aiohttp"),
+                    (f"scripted model, {label} client", model, model_url + "/v1", "scripted", c)
+                    for c, label in clients.items()
                 ]
+                rows.append(("jar (no tools), aiohttp client", jar, jar_url, "bench", "aiohttp"))
                 print(f"CPU ms per streamed request, {args.requests} requests one after another")
                 for name, server, url, served_model, client in rows:
                     server_ms, client_ms = _measure(
