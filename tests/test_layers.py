@@ -52,7 +52,7 @@ def _unit_of_file(path: Path) -> str:
         return rel[0]
     if len(rel) == 2:  # brainjar/x.py
         stem = Path(rel[1]).stem
-        return stem if stem in ("_redact", "_errors", "protocols", "_worker", "_net") else "root"
+        return stem if stem in BASE else "root"
     return rel[1]
 
 
@@ -62,8 +62,6 @@ def _unit_of_module(module: str) -> str | None:
         return None
     if len(parts) == 1:
         return "root"
-    if parts[1] in ("adapters", "registry", "_redact", "_errors", "protocols", "_worker", "_net"):
-        return parts[1]
     return parts[1]
 
 
