@@ -150,7 +150,7 @@ class JarMetrics:
             registry=r,
             multiprocess_mode="livesum",
         )
-        self._gates: dict[int, str] = {}  # id(gate): its endpoint
+        self._gates: dict[GaugeSource, str] = {}  # each tracked gate: its endpoint
         self.registry.register(_ModelProcess(process))
 
     def track(self, endpoint: str, gate: GaugeSource) -> None:
@@ -161,14 +161,14 @@ class JarMetrics:
             depth.set(gate.waiting)
             running.set(gate.running)
 
-        self._gates[id(gate)] = endpoint
+        self._gates[gate] = endpoint
         gate.on_change = changed
         changed()
 
     def untrack(self, gate: GaugeSource) -> None:
         """Stops reporting ``gate`` (its endpoint stopped)."""
         gate.on_change = None
-        endpoint = self._gates.pop(id(gate), None)
+        endpoint = self._gates.pop(gate, None)
         if endpoint is not None and endpoint not in self._gates.values():
             self.queue_depth.remove(endpoint)
             self.in_flight.remove(endpoint)

@@ -125,7 +125,6 @@ async def serve_workers(
             if process_spec is not None:
                 process = await stack.enter_async_context(supervise(process_spec, log=jar.log))
                 model = served_endpoint(spec.model, process)
-                publish_model_state(metrics, process.state, process.restarts)
             listening: dict[int, list[tuple[str, str]]] = {}  # worker: its (kind, url)s
             all_listening = anyio.Event()
             exited = anyio.Event()
@@ -162,6 +161,8 @@ async def serve_workers(
             command += ["--json", "--force", "--grace", f"{grace:g}"]
             started: list[Any] = []
             async with anyio.create_task_group() as tg, AsyncExitStack() as running_workers:
+                if process is not None:  # written before a worker can be scraped
+                    tg.start_soon(_publish, process, metrics)
                 for index in range(workers):
                     role = WorkerRole(
                         index=index, workers=workers, model=model, ports=ports, metrics=metrics
@@ -185,8 +186,6 @@ async def serve_workers(
                         on_ready(kind, url)
 
                 tg.start_soon(announce)
-                if process is not None:
-                    tg.start_soon(_publish, process, metrics)
                 async with anyio.create_task_group() as waiting:
 
                     async def until(event: anyio.Event) -> None:
