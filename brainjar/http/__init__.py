@@ -9,7 +9,7 @@ May import: ``brainjar._redact``, ``_errors``, ``_worker`` and ``_net``.
 from ._drain import CLOSE_GRACE, serve_and_drain
 from ._guard import Guard, Refusal, Render, is_loopback, plain_text
 from ._listen import BACKLOG, QuietUvicorn, listen, reserve
-from ._server import HEAD_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, STOP_GRACE, serve_asgi
+from ._server import HEAD_TIMEOUT, KEEP_ALIVE, MAX_CONNECTIONS, MAX_HEAD, STOP_GRACE, serve_asgi
 
 __all__ = [
     "BACKLOG",
@@ -17,6 +17,7 @@ __all__ = [
     "HEAD_TIMEOUT",
     "KEEP_ALIVE",
     "MAX_CONNECTIONS",
+    "MAX_HEAD",
     "STOP_GRACE",
     "Guard",
     "QuietUvicorn",

@@ -16,7 +16,7 @@ from anyio.abc import SocketStream
 from starlette.types import Receive, Scope, Send
 
 from brainjar import TransportError
-from brainjar.http import serve_asgi
+from brainjar.http import MAX_HEAD, serve_asgi
 
 # How long a test waits for the server to act; generous, never asserted as a duration.
 LIMIT = 20.0
@@ -80,6 +80,15 @@ async def _closed_by_server(stream: SocketStream) -> bool:
     return True
 
 
+async def _read_all(stream: SocketStream) -> bytes:
+    """What the server sends until it closes the connection."""
+    answer = b""
+    with suppress(anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError):
+        while chunk := await stream.receive():
+            answer += chunk
+    return answer
+
+
 async def _dribble(stream: SocketStream, head: bytes) -> None:
     """Sends ``head`` then a header value one byte at a time, forever."""
     await stream.send(head + b"X-Slow: ")
@@ -132,6 +141,22 @@ async def test_a_connection_that_never_sends_a_request_is_closed() -> None:
                 assert await _closed_by_server(stream)
 
 
+async def test_a_head_over_the_size_cap_is_refused_with_431() -> None:
+    """llhttp keeps reading headers for as long as they come; the server stops it."""
+    async with running(Slow()) as (url, _):
+        with anyio.fail_after(LIMIT):
+            stream = await _connect(url)
+            async with stream:
+                with suppress(anyio.BrokenResourceError, ConnectionError):
+                    await stream.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                    for _ in range(MAX_HEAD // 1000 + 2):
+                        await stream.send(b"X-Pad: " + b"a" * 1000 + b"\r\n")
+                answer = await _read_all(stream)
+            assert answer.startswith(b"HTTP/1.1 431")
+            async with httpx.AsyncClient() as http:  # the server still answers others
+                assert (await http.get(url + "/")).text == "done"
+
+
 async def test_connections_over_the_cap_are_refused_with_503() -> None:
     async with running(Slow(), max_connections=2) as (url, _):
         with anyio.fail_after(LIMIT):
@@ -139,12 +164,7 @@ async def test_connections_over_the_cap_are_refused_with_503() -> None:
             async with first, second:
                 third = await _connect(url)
                 async with third:
-                    answer = b""
-                    try:
-                        while chunk := await third.receive():
-                            answer += chunk
-                    except (anyio.EndOfStream, anyio.BrokenResourceError):
-                        pass
+                    answer = await _read_all(third)
                 assert answer.startswith(b"HTTP/1.1 503")
 
 
