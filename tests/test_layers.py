@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BASE = {"_redact", "_errors", "protocols", "_worker", "_net"}
+BASE = {"_redact", "_errors", "protocols", "_worker", "_net", "_aio"}
 CORE = BASE | {"tools", "runtime"}
 BELOW_JAR = CORE | {
     "process", "http", "manifest", "models", "endpoints", "adapters", "registry", "observe",
@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "_errors": {"_redact"},
     "protocols": set(),
     "_worker": set(),
+    "_aio": set(),
     "_net": set(),
     "tools": BASE,
     "runtime": BASE | {"tools"},

@@ -69,12 +69,11 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _run_async(main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     """Runs a command's coroutine; maps brainjar's errors to messages and exit codes."""
-    import anyio
-
+    from brainjar._aio import run
     from brainjar._errors import BrainjarError, ManifestError
 
     try:
-        code = anyio.run(main)
+        code = run(main)
     except ManifestError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
     except BrainjarError as exc:

@@ -12,6 +12,8 @@ import sys
 
 import anyio
 
+from brainjar._aio import run
+
 from ._script_file import load_script
 from ._server import ScriptedModelServer
 
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                     return
 
     try:
-        anyio.run(serve)
+        run(serve)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
