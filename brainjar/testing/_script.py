@@ -39,6 +39,8 @@ class Reply:
         text: the answer.
         delay: seconds to wait before answering.
         chunks: how many deltas a streamed answer is split into; ``None``: one per word.
+        pace: seconds between two streamed deltas, as a model that generates token by
+            token sends them; 0: all at once (a client may then read them together).
         finish_reason: ``stop``, or ``length`` for an answer cut off at max_tokens
             (Ollama's ``done_reason``).
         usage: (prompt, completion) tokens reported; ``None``: word counts.
@@ -47,6 +49,7 @@ class Reply:
     text: str
     delay: float = 0.0
     chunks: int | None = None
+    pace: float = 0.0
     finish_reason: Literal["stop", "length"] = "stop"
     usage: tuple[int, int] | None = None
 
@@ -127,15 +130,24 @@ def reply(
     *,
     delay: float = 0.0,
     chunks: int | None = None,
+    pace: float = 0.0,
     finish_reason: Literal["stop", "length"] = "stop",
     usage: tuple[int, int] | None = None,
 ) -> Reply:
     """A text answer, streamed in ``chunks`` deltas (default: one per word).
 
-    ``finish_reason="length"`` reports it cut off at max_tokens; ``usage`` sets the
-    (prompt, completion) tokens reported instead of word counts.
+    ``pace`` puts that many seconds between two deltas; ``finish_reason="length"``
+    reports it cut off at max_tokens; ``usage`` sets the (prompt, completion) tokens
+    reported instead of word counts.
     """
-    return Reply(text=text, delay=delay, chunks=chunks, finish_reason=finish_reason, usage=usage)
+    return Reply(
+        text=text,
+        delay=delay,
+        chunks=chunks,
+        pace=pace,
+        finish_reason=finish_reason,
+        usage=usage,
+    )
 
 
 def call(

@@ -7,7 +7,7 @@ A file holds a list of steps, or ``{steps: [...], repeat: true}``::
         - {name: add, arguments: {a: 1, b: 2}}
         - {name: mul, arguments: '{"a": 3'}     # a string is sent verbatim
     - reply: "The answer is 3."
-    - reply: {text: "slow answer", delay: 2, chunks: 3}
+    - reply: {text: "slow answer", delay: 2, chunks: 3, pace: 0.05}
     - fail: {status: 503, message: overloaded}
 """
 
@@ -64,13 +64,15 @@ def _step(item: Any, *, where: str) -> Step:
     delay = float(item.get("delay", 0))
     try:
         if kind == "reply":
+            pace = float(item.get("pace", 0))
             if isinstance(value, dict):
                 return reply(
                     str(value["text"]),
                     delay=float(value.get("delay", delay)),
                     chunks=value.get("chunks", item.get("chunks")),
+                    pace=float(value.get("pace", pace)),
                 )
-            return reply(str(value), delay=delay, chunks=item.get("chunks"))
+            return reply(str(value), delay=delay, chunks=item.get("chunks"), pace=pace)
         if kind == "call":
             return calls(_call(value), delay=delay)
         if kind == "calls":

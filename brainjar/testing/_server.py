@@ -21,6 +21,7 @@ from brainjar.http import serve_asgi
 
 from ._script import (
     Fail,
+    Reply,
     ScriptedModel,
     ScriptedRequest,
     ScriptExhausted,
@@ -175,16 +176,17 @@ class ScriptedModelServer:
         if isinstance(step, Fail):
             return _error(protocol, step.status, step.message)
         name = self.model_name
+        pace = step.pace if isinstance(step, Reply) else 0.0
         if protocol == "openai":
             if scripted.stream:
                 return StreamingResponse(
-                    _sse(openai_chunks(step, scripted, model=name)),
+                    _sse(openai_chunks(step, scripted, model=name), pace),
                     media_type="text/event-stream",
                 )
             return JSONResponse(openai_completion(step, scripted, model=name))
         if scripted.stream:
             return StreamingResponse(
-                _ndjson(ollama_chunks(step, scripted, model=name)),
+                _ndjson(ollama_chunks(step, scripted, model=name), pace),
                 media_type="application/x-ndjson",
             )
         return JSONResponse(ollama_response(step, scripted, model=name))
@@ -215,15 +217,23 @@ async def _pause(request: Request, seconds: float) -> bool:
     return not gone
 
 
-async def _sse(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[str]:
-    for chunk in chunks:
+async def _sse(chunks: Iterator[dict[str, Any]], pace: float) -> AsyncIterator[str]:
+    async for chunk in _paced(chunks, pace):
         yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"
 
 
-async def _ndjson(chunks: Iterator[dict[str, Any]]) -> AsyncIterator[str]:
-    for chunk in chunks:
+async def _ndjson(chunks: Iterator[dict[str, Any]], pace: float) -> AsyncIterator[str]:
+    async for chunk in _paced(chunks, pace):
         yield json.dumps(chunk, ensure_ascii=False) + "\n"
+
+
+async def _paced(chunks: Iterator[dict[str, Any]], pace: float) -> AsyncIterator[dict[str, Any]]:
+    """The chunks, ``pace`` seconds apart (a model generating as it goes)."""
+    for i, chunk in enumerate(chunks):
+        if pace > 0 and i:
+            await anyio.sleep(pace)
+        yield chunk
 
 
 def _app(server: ScriptedModelServer) -> Starlette:

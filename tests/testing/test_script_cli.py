@@ -21,7 +21,7 @@ SCRIPT = """\
 - calls:
     - {name: add, arguments: {a: 1}, id: first}
     - {name: mul, arguments: '{"a": 3'}
-- reply: {text: slow, delay: 0.5, chunks: 2}
+- reply: {text: slow, delay: 0.5, chunks: 2, pace: 0.1}
 - reply: "The answer is 3."
 - fail: {status: 503, message: overloaded}
 - fail: 502
@@ -38,7 +38,7 @@ def test_load_script_reads_every_kind_of_step(tmp_path: Path) -> None:
             ScriptedCall(name="add", arguments={"a": 1}, id="first"),
             ScriptedCall(name="mul", arguments='{"a": 3'),
         ),
-        reply("slow", delay=0.5, chunks=2),
+        reply("slow", delay=0.5, chunks=2, pace=0.1),
         reply("The answer is 3."),
         fail(503, "overloaded"),
         fail(502),
