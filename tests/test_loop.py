@@ -274,7 +274,7 @@ async def test_a_chat_keeps_its_history(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_tool_call_then_an_answer(protocol: str, tmp_path: Path) -> None:
-    script: list[Step] = [call("add", {"a": 2, "b": 3}), reply("It is 5.", chunks=3)]
+    script: list[Step] = [call("add", {"a": 2, "b": 3}), reply("It is 5.", chunks=3, pace=0.02)]
     async with ScriptedModelServer(script) as server:
         jar = Jar(over_http(protocol, server, tmp_path), extra_sources=[StaticSource([ADD])])
         async with jar:

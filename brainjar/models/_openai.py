@@ -131,39 +131,48 @@ class OpenAIClient:
         tokens: tuple[int, int] = (0, 0)
         first: float | None = None  # when the first piece of the answer came
         try:
-            async for data in _sse_data(response.content):
-                # Read on to the body's end, past [DONE]: a connection whose response
-                # was not read to its end is closed instead of going back to the pool.
-                if not data or data == "[DONE]":
-                    continue
-                chunk = json.loads(data)
-                if not isinstance(chunk, dict):
-                    raise _Failed(f"a chunk that is not an object: {data[:200]}")
-                if "error" in chunk:  # a failure after the answer began (vLLM, OpenAI)
-                    raise _Failed(_message_of(chunk) or data[:500])
-                usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    tokens = (usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-                for choice in chunk.get("choices") or ():
-                    if choice.get("index", 0) != 0:
+            async for events in _sse_events(response.content):
+                said: list[str] = []  # the text of the events that came in one read
+                for data in events:
+                    # Read on to the body's end, past [DONE]: a connection whose response
+                    # was not read to its end is closed instead of going back to the pool.
+                    if not data or data == "[DONE]":
                         continue
-                    delta = choice.get("delta") or {}
-                    content, pieces = delta.get("content"), delta.get("tool_calls")
-                    if first is None and (content or pieces):
-                        first = time.perf_counter()
-                    if content:
-                        text.append(content)
-                        yield ModelTextDelta(text=content)
-                    for piece in pieces or ():
-                        function = piece.get("function") or {}
-                        calls.add(
-                            index=piece.get("index"),
-                            id=piece.get("id"),
-                            name=function.get("name"),
-                            arguments=function.get("arguments"),
+                    chunk = json.loads(data)
+                    if not isinstance(chunk, dict):
+                        raise _Failed(f"a chunk that is not an object: {data[:200]}")
+                    if "error" in chunk:  # a failure after the answer began (vLLM, OpenAI)
+                        raise _Failed(_message_of(chunk) or data[:500])
+                    usage = chunk.get("usage")
+                    if isinstance(usage, dict):
+                        tokens = (
+                            usage.get("prompt_tokens") or 0,
+                            usage.get("completion_tokens") or 0,
                         )
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
+                    for choice in chunk.get("choices") or ():
+                        if choice.get("index", 0) != 0:
+                            continue
+                        delta = choice.get("delta") or {}
+                        content, pieces = delta.get("content"), delta.get("tool_calls")
+                        if first is None and (content or pieces):
+                            first = time.perf_counter()
+                        if content:
+                            said.append(content)
+                        for piece in pieces or ():
+                            function = piece.get("function") or {}
+                            calls.add(
+                                index=piece.get("index"),
+                                id=piece.get("id"),
+                                name=function.get("name"),
+                                arguments=function.get("arguments"),
+                            )
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+                if said:
+                    # One delta for what arrived together: a model faster than the
+                    # jar reads costs one trip through the loop per read, not per token.
+                    text.extend(said)
+                    yield ModelTextDelta(text="".join(said))
         except TimeoutError:  # aiohttp's read timeouts are TimeoutErrors too
             raise self._timed_out() from None
         except (aiohttp.ClientError, _Failed, ValueError, AttributeError, TypeError) as exc:
@@ -377,13 +386,14 @@ def _detail(text: str, reason: str | None) -> str:
     return said or text[:500] or reason or "no reason given"
 
 
-async def _sse_data(body: aiohttp.StreamReader) -> AsyncIterator[str]:
-    """The ``data`` of each server-sent event of ``body``, as the SSE standard frames it.
+async def _sse_events(body: aiohttp.StreamReader) -> AsyncIterator[list[str]]:
+    """The ``data`` of the server-sent events of ``body``, those each read completed.
 
-    Lines end in LF, CRLF or CR; ``data:`` lines of one event are joined with
-    newlines; an event ends at a blank line; comments and other fields
-    (``event``, ``id``, ``retry``) are skipped; an event the body ends inside
-    is dropped. Read by pieces, not lines, so no line is too long to read.
+    Framed as the SSE standard says: lines end in LF, CRLF or CR; ``data:`` lines
+    of one event are joined with newlines; an event ends at a blank line; comments
+    and other fields (``event``, ``id``, ``retry``) are skipped; an event the body
+    ends inside is dropped. Read by pieces, not lines, so no line is too long to
+    read; the events a piece completes come as one list.
     """
     pending = b""
     data: list[str] = []
@@ -397,17 +407,20 @@ async def _sse_data(body: aiohttp.StreamReader) -> AsyncIterator[str]:
         lines = pending.splitlines(keepends=True)
         # The last line is whole only if it ended; a lone CR may be half a CRLF.
         pending = b"" if lines[-1].endswith(b"\n") else lines.pop()
+        events: list[str] = []
         for raw in lines:
             line = raw.rstrip(b"\r\n").decode()
             if not line:
                 if data:
-                    yield "\n".join(data)
+                    events.append("\n".join(data))
                     data, held = [], 0
                 continue
             name, _, value = line.partition(":")
             if name == "data":
                 data.append(value[1:] if value.startswith(" ") else value)
                 held += len(raw)
+        if events:
+            yield events
 
 
 @dataclass

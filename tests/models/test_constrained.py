@@ -193,7 +193,7 @@ async def test_client_asks_with_a_schema_and_no_tools_field() -> None:
 
 async def test_client_streams_an_answer_and_prompt_mode_sends_no_schema() -> None:
     text = json.dumps({"answer": "There are notes.txt and todo.txt."})
-    async with ScriptedModelServer([reply(text, chunks=7)]) as server:
+    async with ScriptedModelServer([reply(text, chunks=7, pace=0.02)]) as server:
         client = ConstrainedClient(
             OpenAIClient(base_url=server.openai_base_url, model="m", max_retries=0),
             mode="prompt",

@@ -25,7 +25,8 @@ def _free_port() -> int:
 
 
 async def test_text_streams_in_deltas_then_one_response() -> None:
-    async with ScriptedModelServer([reply("The answer is 3.")]) as server:
+    # Paced as a model generating word by word: what comes in one read is one delta.
+    async with ScriptedModelServer([reply("The answer is 3.", pace=0.05)]) as server:
         client = _client(server)
         assert isinstance(client, ModelClient)
         try:

@@ -129,6 +129,16 @@ async def test_events_are_framed_as_the_sse_standard_says() -> None:
     assert response.finish_reason == "stop"
 
 
+async def test_events_that_arrive_together_are_one_delta() -> None:
+    """A model faster than the jar reads costs one trip through the loop per read."""
+    together = "".join(f"data: {_chunk(word)}\n\n" for word in ("one ", "two ", "three "))
+    answer = [_head(), together.encode(), f"data: {_chunk('four')}\n\ndata: [DONE]\n\n".encode()]
+    async with _server([answer]) as url, _client(url) as client:
+        deltas, response = await turn(client)
+    assert deltas == ["one two three ", "four"]
+    assert response.message.content == "one two three four"
+
+
 async def test_a_chunked_body_and_an_event_the_body_ends_inside() -> None:
     def chunk(data: bytes) -> bytes:
         return f"{len(data):x}\r\n".encode() + data + b"\r\n"
