@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 __all__ = ["LOOPBACK_NAMES", "is_loopback"]
@@ -10,6 +11,7 @@ __all__ = ["LOOPBACK_NAMES", "is_loopback"]
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 
+@functools.lru_cache(maxsize=1024)  # every request's Host is checked; few hosts repeat
 def is_loopback(host: str) -> bool:
     """True for a loopback name or IP (``localhost``, ``127.0.0.0/8``, ``::1``)."""
     name = host.strip("[]").lower()
