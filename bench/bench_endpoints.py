@@ -11,8 +11,13 @@ the tool and the jar's own work, so the jar's added latency is reported as
 jar - 2 x model. Errors must be 0. Peak memory is the jar process's VmHWM.
 
 A third part measures one model round trip, one session at a time, behind
-(a) nothing, (b) the jar with no tools (a pure pass-through conversation) and
-(c) LiteLLM's proxy, the gateway a user would otherwise put in front of a model.
+(a) nothing, (b) a bare relay: the least any Python gateway on these libraries
+does (aiohttp's server and client on uvloop, the request's bytes passed on and
+the model's answer passed back, no parsing), the floor under (c) the jar with no
+tools (a pure pass-through conversation), and (d) LiteLLM's proxy, the gateway a
+user would otherwise put in front of a model. Each row also shows the CPU time per
+request of the process the client talks to, steadier than wall time on a shared
+machine.
 LiteLLM's proxy needs ``mcp<2``, which brainjar cannot share an environment
 with, so ``--litellm`` makes (once) a virtualenv of its own for it under the
 user's cache folder, from the package index pip is configured with.
@@ -72,6 +77,7 @@ REQUEST_LIMIT = 60.0
 def serve_jar(manifest: str, sessions: int, *, tools: bool = True) -> None:
     """The ``--serve`` mode: the jar and its OpenAI endpoint, until SIGTERM."""
     from brainjar import Tool, ToolResult
+    from brainjar._aio import run
     from brainjar.endpoints import HttpSettings, openai_endpoint
     from brainjar.jar._jar import Jar
     from brainjar.tools._toolset import StaticSource
@@ -96,7 +102,40 @@ def serve_jar(manifest: str, sessions: int, *, tools: bool = True) -> None:
                     tg.cancel_scope.cancel()
                     return
 
-    anyio.run(main)
+    run(main)  # on the loop `brainjar run` uses
+
+
+def serve_relay(model_url: str) -> None:
+    """The ``--relay`` mode: the bare relay in front of the model, until SIGTERM."""
+    import aiohttp
+    from aiohttp import web
+
+    from brainjar._aio import run
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+
+            async def relay(request: web.Request) -> web.Response:
+                body = await request.read()
+                headers = {"content-type": "application/json"}
+                async with session.post(model_url + request.path, data=body, headers=headers) as r:
+                    answer = await r.read()
+                return web.Response(body=answer, status=r.status, content_type=r.content_type)
+
+            app = web.Application()
+            app.router.add_post("/v1/chat/completions", relay)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            print(f"http://127.0.0.1:{port}/v1", flush=True)
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    break
+            await runner.cleanup()
+
+    run(main)
 
 
 def _start(argv: list[str]) -> tuple[subprocess.Popen[str], str]:
@@ -301,7 +340,11 @@ def main() -> None:
     )
     parser.add_argument("--serve", metavar="MANIFEST", help=argparse.SUPPRESS)
     parser.add_argument("--no-tools", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--relay", metavar="MODEL_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.relay:
+        serve_relay(args.relay)
+        return
     if args.serve:
         serve_jar(args.serve, args.sessions, tools=not args.no_tools)
         return
@@ -340,7 +383,7 @@ def main() -> None:
                 _stop(jar)
         finally:
             _stop(model)
-        passing = _passthrough(Path(tmp), litellm, requests=args.sequential)
+        passing, cpu = _passthrough(Path(tmp), litellm, requests=args.sequential)
     mode = "streamed (SSE)" if args.stream else "whole answers"
     print(f"brainjar OpenAI endpoint, {mode}, loopback, {os.cpu_count()} CPUs")
     print("script: one tool call, then a reply; a jar conversation = 2 model requests + 1 tool")
@@ -358,29 +401,43 @@ def main() -> None:
         )
         print(
             f"   {name:24s}: {count:5d} requests  p50 {_q(latencies, 0.5):6.2f} ms  "
-            f"p99 {_q(latencies, 0.99):6.2f} ms  errors {len(errors)}{added}"
+            f"p99 {_q(latencies, 0.99):6.2f} ms  CPU {cpu[name]:5.2f} ms/req  "
+            f"errors {len(errors)}{added}"
         )
 
 
-def _passthrough(folder: Path, litellm: Path | None, *, requests: int) -> dict[str, Result]:
-    """One round trip to a reply-only model: alone, through the jar, through LiteLLM."""
+def _passthrough(
+    folder: Path, litellm: Path | None, *, requests: int
+) -> tuple[dict[str, Result], dict[str, float]]:
+    """One round trip to a reply-only model: alone, relayed, through the jar, through LiteLLM.
+
+    Besides the latencies, the CPU milliseconds per request of the process in
+    front of the client (the model itself, for "model alone"): a steadier figure
+    than wall time on a shared machine.
+    """
     script = folder / "reply.json"
     script.write_text(json.dumps(REPLY_ONLY))
     question = [{"role": "user", "content": "2 + 3?"}]
     results: dict[str, Result] = {}
+    cpu: dict[str, float] = {}
     model, model_url = _start([sys.executable, "-m", "brainjar.testing", str(script)])
     try:
         manifest = folder / "passthrough.yaml"
         manifest.write_text(MANIFEST.format(endpoint=model_url + "/v1"))
-        gateways = [("model alone", None, model_url + "/v1", "scripted")]
+        gateways: list[tuple[str, subprocess.Popen[str] | None, str, str]] = [
+            ("model alone", None, model_url + "/v1", "scripted")
+        ]
+        relay, relay_url = _start([sys.executable, __file__, "--relay", model_url])
+        gateways.append(("bare relay (the floor)", relay, relay_url, "scripted"))
         jar, jar_url = _start([sys.executable, __file__, "--serve", str(manifest), "--no-tools"])
         gateways.append(("jar, no tools", jar, jar_url, "bench"))
         if litellm is not None:
             proxy, proxy_url = _start_litellm(litellm, model_url + "/v1", folder)
             gateways.append(("LiteLLM proxy", proxy, proxy_url + "/v1", "scripted"))
         try:
-            for name, _, url, model_name in gateways:
+            for name, process, url, model_name in gateways:
                 body = {"model": model_name, "messages": question}
+                before = _cpu_seconds(process.pid if process is not None else model.pid)
                 results[name] = anyio.run(
                     partial(
                         _load,
@@ -392,13 +449,21 @@ def _passthrough(folder: Path, litellm: Path | None, *, requests: int) -> dict[s
                         limit=requests,
                     )
                 )
+                spent = _cpu_seconds(process.pid if process is not None else model.pid) - before
+                cpu[name] = spent * 1000 / max(1, results[name][1])
         finally:
             for _, process, _, _ in gateways:
                 if process is not None:
                     _stop(process)
     finally:
         _stop(model)
-    return results
+    return results, cpu
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _report(title: str, direct: Result, served: Result, *, sequential: bool) -> None:
