@@ -13,7 +13,11 @@ request of:
 - a jar with no tools between a client and the scripted model: its "server" figure
   is the whole jar process (its endpoint, its loop and its model client).
 
-    python bench/bench_http_halves.py [--requests 2000]
+    python bench/bench_http_halves.py [--requests 2000] [--words N]
+
+``--words N`` makes the answer N words long, streamed a word per event as fast as
+the scripted model can write them (a fast model, or a jar that reads slower than
+its model writes, as under load); the default is a three-word answer.
 
 CPU time is read from the kernel (``/proc/PID/stat``, ``getrusage``), so a busy
 machine changes it less than it changes latency; run it on a quiet one anyway.
@@ -115,10 +119,14 @@ def _measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--words", type=int, help="the answer's length (default: three words)")
     args = parser.parse_args()
+    answer = endpoints.REPLY_ONLY
+    if args.words:
+        answer = {"steps": [{"reply": " ".join(["word"] * args.words)}], "repeat": True}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "reply.json"
-        script.write_text(json.dumps(endpoints.REPLY_ONLY))
+        script.write_text(json.dumps(answer))
         model, model_url = endpoints._start([sys.executable, "-m", "brainjar.testing", str(script)])
         try:
             manifest = Path(tmp) / "jar.yaml"
@@ -132,7 +140,11 @@ def main() -> None:
                     for c, label in clients.items()
                 ]
                 rows.append(("jar (no tools), aiohttp client", jar, jar_url, "bench", "aiohttp"))
-                print(f"CPU ms per streamed request, {args.requests} requests one after another")
+                length = f"{args.words}-word" if args.words else "three-word"
+                print(
+                    f"CPU ms per streamed request ({length} answer), "
+                    f"{args.requests} requests one after another"
+                )
                 for name, server, url, served_model, client in rows:
                     server_ms, client_ms = _measure(
                         server,
