@@ -21,6 +21,7 @@ from brainjar.runtime._messages import (
 )
 
 from ._convert import new_call_id, ollama_messages, ollama_options, openai_tools
+from ._transport import env_proxy, tls_context
 
 __all__ = ["OllamaClient"]
 
@@ -47,6 +48,10 @@ class OllamaClient:
     has none. A ``response_format`` with a JSON schema (either shape) becomes
     Ollama's ``format``: the schema, which Ollama holds the reply to.
 
+    The proxy variables and ``SSL_CERT_FILE``/``SSL_CERT_DIR`` are read as the
+    OpenAI-compatible client reads them: an Ollama on this machine is never asked
+    through a proxy (httpx, left to itself, sends it to ``HTTP_PROXY``).
+
     Args:
         host: the server, e.g. ``http://127.0.0.1:11434``.
         model: the model's name, e.g. ``qwen2.5:0.5b``.
@@ -57,7 +62,13 @@ class OllamaClient:
         self.host = host.rstrip("/")
         self.model = model
         self.timeout = timeout
-        self._client = ollama.AsyncClient(host=self.host, timeout=timeout)
+        self._client = ollama.AsyncClient(
+            host=self.host,
+            timeout=timeout,
+            trust_env=False,
+            proxy=env_proxy(self.host),
+            verify=tls_context() if self.host.startswith("https:") else True,
+        )
 
     def __repr__(self) -> str:
         return f"OllamaClient(host={self.host!r}, model={self.model!r})"

@@ -12,21 +12,15 @@ with its C HTTP parser, takes 0.7 ms (bench/bench_http_halves.py).
 from __future__ import annotations
 
 import json
-import os
-import ssl
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
 import anyio
-import certifi
 
 from brainjar._errors import ModelError
-from brainjar._net import is_loopback
 from brainjar.runtime._messages import (
     Message,
     ModelResponse,
@@ -44,6 +38,7 @@ from ._convert import (
     openai_tool_choice,
     openai_tools,
 )
+from ._transport import env_proxy, tls_context
 
 __all__ = ["OpenAIClient"]
 
@@ -211,7 +206,7 @@ class OpenAIClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            tls = _tls_context() if self._url.startswith("https:") else True
+            tls = tls_context() if self._url.startswith("https:") else True
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=MOST_CONNECTIONS, ssl=tls),
                 # For a connection (a new one, or a turn in the pool), and between two
@@ -225,7 +220,7 @@ class OpenAIClient:
             )
             # Read once, not per request: aiohttp's trust_env reads the proxy variables
             # and ~/.netrc on a thread for every request (two thread hops, 1 ms of CPU).
-            self._proxy = _env_proxy(self._url)
+            self._proxy = env_proxy(self._url)
         return self._session
 
     async def _send(self, body: bytes) -> aiohttp.ClientResponse:
@@ -320,35 +315,6 @@ class OpenAIClient:
         if tools:
             request["tools"] = openai_tools(tools)
         return request
-
-
-def _env_proxy(url: str) -> str | None:
-    """The proxy that ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
-    name for ``url`` (any letter case, as httpx and curl read them), or ``None``.
-
-    A model on this machine (``localhost``, a loopback address) is never reached
-    through a proxy, as Go's HTTP client does: a jar's own llama.cpp server is one.
-    """
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname
-    if (
-        host is None
-        or is_loopback(host)
-        or host.endswith(".localhost")
-        or urllib.request.proxy_bypass(host)
-    ):
-        return None
-    proxies = urllib.request.getproxies()
-    return proxies.get(parts.scheme) or proxies.get("all")
-
-
-def _tls_context() -> ssl.SSLContext:
-    """The certificates httpx and the openai SDK trust: those ``SSL_CERT_FILE`` or
-    ``SSL_CERT_DIR`` name (OpenSSL reads both), else certifi's bundle, which every
-    platform has (a python.org Python on macOS has no system store of its own)."""
-    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _wait(attempt: int, retry_after: str | None) -> float:

@@ -177,3 +177,41 @@ async def test_a_response_format_becomes_format_and_counts_are_read() -> None:
     assert all("response_format" not in (r.get("options") or {}) for r in (first, second, text))
     assert cut.finish_reason == "length"
     assert (cut.usage.prompt_tokens, cut.usage.completion_tokens) == (4, 2)
+
+
+DEAD_PROXY = "http://127.0.0.1:9"  # discard port: nothing listens there
+
+
+async def test_an_ollama_on_this_machine_is_not_asked_through_the_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Corporate machines set HTTP_PROXY; httpx alone would send localhost there."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, DEAD_PROXY)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with ScriptedModelServer([reply("hi there")]) as server:
+        client = _client(server)
+        try:
+            _, response = await turn(client)
+        finally:
+            await client.aclose()
+    assert response.message.content == "hi there"
+
+
+async def test_an_ollama_elsewhere_is_asked_through_the_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The scripted server stands in for the proxy: it reads the absolute-form target.
+    async with ScriptedModelServer([reply("via the proxy")]) as proxy:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = OllamaClient(host="http://ollama.example:11434", model="tiny")
+        try:
+            _, response = await turn(client)
+        finally:
+            await client.aclose()
+        assert response.message.content == "via the proxy"
+        assert proxy.requests[0].path == "/api/chat"

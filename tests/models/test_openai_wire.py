@@ -23,7 +23,8 @@ from client_support import turn
 from tls_support import write_self_signed
 
 from brainjar import ModelError
-from brainjar.models._openai import OpenAIClient, _env_proxy
+from brainjar.models._openai import OpenAIClient
+from brainjar.models._transport import env_proxy
 
 # Seconds between two writes of one answer: enough for the client to read them apart.
 PAUSE = 0.02
@@ -223,15 +224,15 @@ def test_which_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
     monkeypatch.setenv("ALL_PROXY", "http://all.example:3128")
     monkeypatch.setenv("NO_PROXY", "localhost,.internal")
-    assert _env_proxy("https://api.example.com/v1") == "http://proxy.example:3128"
-    assert _env_proxy("http://api.example.com/v1") == "http://all.example:3128"
-    assert _env_proxy("http://model.internal:8080/v1") is None
-    assert _env_proxy("http://localhost:8080/v1") is None
+    assert env_proxy("https://api.example.com/v1") == "http://proxy.example:3128"
+    assert env_proxy("http://api.example.com/v1") == "http://all.example:3128"
+    assert env_proxy("http://model.internal:8080/v1") is None
+    assert env_proxy("http://localhost:8080/v1") is None
     # A model on this machine (a jar's own llama.cpp server) is never proxied.
     monkeypatch.setenv("NO_PROXY", "")
     for local in ("http://127.0.0.1:8080/v1", "http://[::1]:8080/v1", "http://localhost/v1"):
-        assert _env_proxy(local) is None, local
-    assert _env_proxy("http://10.0.0.5:8080/v1") == "http://all.example:3128"
+        assert env_proxy(local) is None, local
+    assert env_proxy("http://10.0.0.5:8080/v1") == "http://all.example:3128"
 
 
 async def test_https_trusts_the_certificates_ssl_cert_file_names(
