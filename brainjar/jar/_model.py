@@ -267,14 +267,21 @@ class _Supervised:
 
 
 def _connection_lost(exc: ModelError) -> bool:
-    """Whether the request failed because the server could not be reached or hung up."""
+    """Whether the request failed because the server could not be reached or hung up.
+
+    Read from the errors of the clients' HTTP stacks: aiohttp (the OpenAI-compatible
+    client) and httpx (the ollama SDK). A timeout is not a lost connection.
+    """
+    import aiohttp
     import httpx
 
     cause: BaseException | None = exc.__cause__
     while cause is not None:
-        if isinstance(cause, httpx.TimeoutException):
+        if isinstance(cause, TimeoutError | httpx.TimeoutException):
             return False
-        if isinstance(cause, httpx.TransportError | ConnectionError):
+        if isinstance(
+            cause, aiohttp.ClientConnectionError | httpx.TransportError | ConnectionError
+        ):
             return True
         cause = cause.__cause__ or cause.__context__
     return False

@@ -23,6 +23,7 @@ from client_support import turn
 from tls_support import write_self_signed
 
 from brainjar import ModelError
+from brainjar.jar._model import _connection_lost
 from brainjar.models._openai import OpenAIClient
 from brainjar.models._transport import env_proxy
 
@@ -267,3 +268,11 @@ async def test_https_trusts_the_certificates_ssl_cert_file_names(
     assert "certificate verify failed" in str(caught.value)
     assert f"the TLS handshake with the model server at {url} failed" in str(caught.value)
     assert "set SSL_CERT_FILE" in str(caught.value)
+
+
+async def test_a_connection_dropped_before_the_answer_counts_as_lost() -> None:
+    """The supervised client asks again after a restart only for a lost connection."""
+    async with _server([None]) as url, _client(url) as client:
+        with pytest.raises(ModelError) as caught:
+            await turn(client)
+    assert _connection_lost(caught.value)
