@@ -27,7 +27,8 @@ from brainjar.testing import (
 from brainjar.tools._toolset import StaticSource
 
 # One tool call, then the answer: what every client below should see the jar do.
-ADD_THEN_ANSWER: list[Step] = [call("add", {"a": 2, "b": 3}), reply("The sum is 5.")]
+# The answer is paced as a model generating word by word, so a client gets it in pieces.
+ADD_THEN_ANSWER: list[Step] = [call("add", {"a": 2, "b": 3}), reply("The sum is 5.", pace=0.01)]
 ANSWER = "The sum is 5."
 
 MANIFEST = """\
