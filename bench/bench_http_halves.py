@@ -45,12 +45,6 @@ WARM_UP = 50
 QUESTION = [{"role": "user", "content": "2 + 3?"}]
 
 
-def _process_cpu(pid: int) -> float:
-    """Seconds of CPU (user + system) process ``pid`` has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # clock ticks: USER_HZ is 100 on Linux
-
-
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -110,10 +104,10 @@ def _measure(
 ) -> tuple[float, float]:
     """(server CPU, client CPU) per request, in ms, for one client library."""
     body: dict[str, object] = {"model": model, "messages": QUESTION, "stream": True}
-    before = _process_cpu(server.pid)
+    before = endpoints._cpu_seconds(server.pid)
     run = {"httpx": _with_httpx, "aiohttp": _with_aiohttp, "brainjar": _with_brainjar}[client]
     own, _ = anyio.run(run, url, body, requests)
-    return (_process_cpu(server.pid) - before) * 1000 / requests, own * 1000 / requests
+    return (endpoints._cpu_seconds(server.pid) - before) * 1000 / requests, own * 1000 / requests
 
 
 def main() -> None:
