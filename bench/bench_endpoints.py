@@ -437,7 +437,8 @@ def _passthrough(
         try:
             for name, process, url, model_name in gateways:
                 body = {"model": model_name, "messages": question}
-                before = _cpu_seconds(process.pid if process is not None else model.pid)
+                pid = process.pid if process is not None else model.pid  # who answers
+                before = _cpu_seconds(pid)
                 results[name] = anyio.run(
                     partial(
                         _load,
@@ -449,8 +450,7 @@ def _passthrough(
                         limit=requests,
                     )
                 )
-                spent = _cpu_seconds(process.pid if process is not None else model.pid) - before
-                cpu[name] = spent * 1000 / max(1, results[name][1])
+                cpu[name] = (_cpu_seconds(pid) - before) * 1000 / max(1, results[name][1])
         finally:
             for _, process, _, _ in gateways:
                 if process is not None:
